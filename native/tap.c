@@ -1,0 +1,895 @@
+/*
+ * taplab_tap: the one native piece of taplab. It opens (or attaches to) a
+ * Linux TAP device, possibly inside another network namespace, reads frames
+ * in batches without blocking the event loop, writes batches (io_uring when
+ * the kernel allows it, plain write() otherwise), and programs the TAP's
+ * receive filter (TUNSETTXFILTER). No protocol logic lives here.
+ *
+ * Memory contract with JavaScript: at open we allocate one arena of
+ * `batch` fixed-size slots and one Uint32Array of `batch` lengths, both as
+ * ordinary JS ArrayBuffers that C keeps a reference to and writes into. A
+ * wake-up fills slots 0..n-1 and makes a single JS call onInput(n); JS reads
+ * the frames in place before returning. No per-frame allocation.
+ *
+ * Errors are thrown as Error objects with `code` (errno name, e.g. "EBUSY"),
+ * `errno` (Linux number) and `syscall` (which step failed); the TypeScript
+ * side turns them into KernErrors with a sentence naming the device.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#define MAX_BATCH 4096
+#define MIN_SLOT 64
+#define MAX_SLOT (256 * 1024)
+
+typedef struct tap {
+  napi_env env;
+  int fd;
+  int nsfd; /* target namespace, kept so stats() works after the path is gone; -1 = ours */
+  int ifindex;
+  char name[IFNAMSIZ];
+  uint32_t batch, slot;
+  uint8_t *arena;
+  uint32_t *lengths;
+  napi_ref arena_ref, lengths_ref;
+
+  uv_poll_t poll;
+  int poll_events;   /* what we currently ask libuv for */
+  int started;       /* start() was called: JS wants input */
+  int want_writable; /* a write hit EAGAIN; tell JS when the fd drains */
+  int dead;          /* errno that killed the device (e.g. EBADFD after deletion), 0 while alive */
+  int closed;
+  int refs; /* the JS wrapper + the uv handle; freed when both are gone */
+
+  napi_ref self_ref; /* keeps the JS wrapper alive while we poll, like an open socket */
+  napi_ref on_input, on_writable, on_link;
+  napi_async_context actx;
+
+  uint64_t tx_errors; /* frames the kernel refused one by one (runts, oversize) */
+
+  int use_uring;
+#ifdef HAVE_LIBURING
+  struct io_uring ring;
+  int uring_fixed;   /* fd registered with the ring: saves a file lookup per SQE */
+  int32_t res[1024]; /* completion results of one chunk, by position */
+#endif
+  char uring_note[160];
+} tap_t;
+
+static void tap_on_poll(uv_poll_t *h, int status, int events);
+
+/* ---------- errors ---------- */
+
+static const char *errno_name(int e) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *n = strerrorname_np(e);
+  if (n) return n;
+#endif
+  static char buf[16];
+  snprintf(buf, sizeof buf, "E%d", e);
+  return buf;
+}
+
+static void throw_os(napi_env env, int e, const char *syscall) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(e));
+  napi_value code, text, err, num, sc;
+  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &err);
+  napi_create_int32(env, e, &num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, err, "errno", num);
+  napi_set_named_property(env, err, "syscall", sc);
+  napi_throw(env, err);
+}
+
+static void throw_arg(napi_env env, const char *msg) { napi_throw_range_error(env, "EINVAL", msg); }
+
+#define NAPI_OK(call)                                   \
+  do {                                                  \
+    if ((call) != napi_ok) {                            \
+      const napi_extended_error_info *i_;               \
+      napi_get_last_error_info(env, &i_);               \
+      bool p_;                                          \
+      napi_is_exception_pending(env, &p_);              \
+      if (!p_) napi_throw_error(env, NULL, i_->error_message ? i_->error_message : "N-API call failed"); \
+      return NULL;                                      \
+    }                                                   \
+  } while (0)
+
+/* ---------- network namespace switching ----------
+ * setns(CLONE_NEWNET) changes only the calling thread, which is what we
+ * want: the TAP, its ifindex lookup and its stats must be taken in the
+ * target namespace, and everything else in the process stays where it was.
+ * Failing to come back would silently move the whole JS thread to another
+ * namespace, so that is treated as fatal. */
+
+typedef struct { int saved; } nsguard_t;
+
+static int ns_enter(int target, nsguard_t *g) {
+  g->saved = -1;
+  if (target < 0) return 0;
+  g->saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (g->saved < 0) return errno;
+  if (setns(target, CLONE_NEWNET) < 0) {
+    int e = errno;
+    close(g->saved);
+    g->saved = -1;
+    return e;
+  }
+  return 0;
+}
+
+static void ns_leave(nsguard_t *g) {
+  if (g->saved < 0) return;
+  if (setns(g->saved, CLONE_NEWNET) < 0)
+    napi_fatal_error("taplab_tap", NAPI_AUTO_LENGTH,
+                     "could not return to the original network namespace", NAPI_AUTO_LENGTH);
+  close(g->saved);
+  g->saved = -1;
+}
+
+/* ---------- lifetime ---------- */
+
+static void tap_unref(tap_t *t) {
+  if (--t->refs == 0) free(t);
+}
+
+static void on_poll_closed(uv_handle_t *h) { tap_unref((tap_t *)h->data); }
+
+static void drop_ref(napi_env env, napi_ref *r) {
+  if (*r) {
+    napi_delete_reference(env, *r);
+    *r = NULL;
+  }
+}
+
+/* Stop watching the fd and let go of the JS objects that kept us alive. */
+static void stop_polling(tap_t *t, int in_teardown) {
+  if (t->poll_events) uv_poll_stop(&t->poll);
+  t->poll_events = 0;
+  if (in_teardown) return; /* the env is going away: its references go with it */
+  drop_ref(t->env, &t->on_input);
+  drop_ref(t->env, &t->on_writable);
+  drop_ref(t->env, &t->on_link);
+  drop_ref(t->env, &t->self_ref);
+  /* t->actx may be in use by the very callback that closed us: it is
+   * destroyed with the wrapper, in tap_finalize. */
+}
+
+static void env_cleanup(void *arg);
+
+static void tap_close(tap_t *t, int in_teardown) {
+  if (t->closed) return;
+  t->closed = 1;
+  stop_polling(t, in_teardown);
+  if (!in_teardown) {
+    napi_remove_env_cleanup_hook(t->env, env_cleanup, t);
+    drop_ref(t->env, &t->arena_ref);
+    drop_ref(t->env, &t->lengths_ref);
+  }
+  uv_close((uv_handle_t *)&t->poll, on_poll_closed);
+#ifdef HAVE_LIBURING
+  if (t->use_uring) io_uring_queue_exit(&t->ring);
+  t->use_uring = 0;
+#endif
+  /* Closing the last fd of a non-persistent TAP deletes the kernel device. */
+  if (t->fd >= 0) close(t->fd);
+  if (t->nsfd >= 0) close(t->nsfd);
+  t->fd = t->nsfd = -1;
+}
+
+static void env_cleanup(void *arg) { tap_close((tap_t *)arg, 1); }
+
+static void tap_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  tap_t *t = data;
+  tap_close(t, 0);
+  if (t->actx) napi_async_destroy(env, t->actx);
+  t->actx = NULL;
+  tap_unref(t);
+}
+
+static tap_t *unwrap(napi_env env, napi_value obj) {
+  void *p = NULL;
+  if (napi_unwrap(env, obj, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, "EINVAL", "not a taplab TAP handle");
+    return NULL;
+  }
+  return p;
+}
+
+/* ---------- calling JS from the event loop ---------- */
+
+static void call_js(tap_t *t, napi_ref fnref, size_t argc, napi_value *argv) {
+  napi_env env = t->env;
+  napi_value fn, global;
+  if (!fnref || napi_get_reference_value(env, fnref, &fn) != napi_ok || !fn) return;
+  napi_get_global(env, &global);
+  /* make_callback (not call_function) so nextTicks and microtasks queued by
+   * the handler run before we return to libuv, as for any Node I/O event. */
+  if (napi_make_callback(env, t->actx, global, fn, argc, argv, NULL) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+      napi_fatal_exception(env, e);
+    }
+  }
+}
+
+static void link_down(tap_t *t, int err) {
+  t->dead = err;
+  napi_handle_scope scope;
+  napi_open_handle_scope(t->env, &scope);
+  napi_value argv[2];
+  napi_get_boolean(t->env, false, &argv[0]);
+  napi_create_string_utf8(t->env, errno_name(err), NAPI_AUTO_LENGTH, &argv[1]);
+  napi_ref cb = t->on_link;
+  t->on_link = NULL; /* reported once */
+  call_js(t, cb, 2, argv);
+  if (cb) napi_delete_reference(t->env, cb);
+  napi_close_handle_scope(t->env, scope);
+  if (!t->closed) stop_polling(t, 0);
+}
+
+static void set_poll(tap_t *t) {
+  int ev = (t->started ? UV_READABLE : 0) | (t->want_writable ? UV_WRITABLE : 0);
+  if (ev == t->poll_events || t->closed || t->dead) return;
+  if (ev)
+    uv_poll_start(&t->poll, ev, tap_on_poll);
+  else
+    uv_poll_stop(&t->poll);
+  t->poll_events = ev;
+}
+
+/* Drain every ready frame, up to one arena's worth, then hand the batch to
+ * JS in one call. libuv polls level-triggered, so frames left over after a
+ * full batch wake us again on the next loop turn instead of starving timers. */
+static void drain(tap_t *t) {
+  uint32_t n = 0;
+  int err = 0;
+  while (n < t->batch) {
+    ssize_t r = read(t->fd, t->arena + (size_t)n * t->slot, t->slot);
+    if (r > 0) {
+      t->lengths[n++] = (uint32_t)r;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno != EAGAIN) err = errno;
+    break;
+  }
+  if (n) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(t->env, &scope);
+    napi_value argv[1];
+    napi_create_uint32(t->env, n, &argv[0]);
+    call_js(t, t->on_input, 1, argv);
+    napi_close_handle_scope(t->env, scope);
+  }
+  if (err && !t->closed && !t->dead) link_down(t, err);
+}
+
+static void tap_on_poll(uv_poll_t *h, int status, int events) {
+  tap_t *t = h->data;
+  if (t->closed || t->dead) return;
+  if (status < 0) {
+    /* libuv maps POLLERR to UV_EBADF and has already stopped the watcher.
+     * For a TAP that means the device was deleted; read() tells the real
+     * reason (EBADFD), and still delivers anything that was queued. */
+    t->poll_events = 0;
+    drain(t);
+    if (!t->closed && !t->dead) link_down(t, EIO);
+    return;
+  }
+  if (events & UV_READABLE) drain(t);
+  if (t->closed || t->dead) return;
+  if ((events & UV_WRITABLE) && t->want_writable) {
+    t->want_writable = 0;
+    set_poll(t);
+    call_js(t, t->on_writable, 0, NULL);
+  }
+}
+
+/* ---------- open ---------- */
+
+static int get_prop(napi_env env, napi_value obj, const char *key, napi_value *out) {
+  bool has = false;
+  napi_valuetype ty;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return 0;
+  napi_get_named_property(env, obj, key, out);
+  napi_typeof(env, *out, &ty);
+  return ty != napi_undefined && ty != napi_null;
+}
+
+static int opt_bool(napi_env env, napi_value obj, const char *key, int dflt) {
+  napi_value v;
+  bool b;
+  if (!get_prop(env, obj, key, &v) || napi_get_value_bool(env, v, &b) != napi_ok) return dflt;
+  return b;
+}
+
+static uint32_t opt_u32(napi_env env, napi_value obj, const char *key, uint32_t dflt) {
+  napi_value v;
+  uint32_t u;
+  if (!get_prop(env, obj, key, &v) || napi_get_value_uint32(env, v, &u) != napi_ok) return dflt;
+  return u;
+}
+
+static void setup_uring(tap_t *t, int wanted) {
+  t->use_uring = 0;
+#ifdef HAVE_LIBURING
+  if (!wanted) {
+    snprintf(t->uring_note, sizeof t->uring_note, "plain write() requested (ioUring: false)");
+    return;
+  }
+  /* kernel.io_uring_disabled: 0 = on, 1 = privileged only, 2 = off. With 1
+   * the ring setup itself tells us whether we are allowed. */
+  FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+  if (f) {
+    int v = 0;
+    if (fscanf(f, "%d", &v) == 1 && v == 2) {
+      fclose(f);
+      snprintf(t->uring_note, sizeof t->uring_note, "io_uring disabled by sysctl kernel.io_uring_disabled=2");
+      return;
+    }
+    fclose(f);
+  }
+  unsigned entries = 1;
+  while (entries < t->batch && entries < 1024) entries <<= 1;
+  int r = -EINVAL;
+#if defined(IORING_SETUP_SINGLE_ISSUER) && defined(IORING_SETUP_DEFER_TASKRUN)
+  /* Only this thread submits, and it always waits for its completions, so
+   * completion work can wait until we ask for it (cheaper on 6.1+). */
+  r = io_uring_queue_init(entries, &t->ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+#endif
+  if (r < 0) r = io_uring_queue_init(entries, &t->ring, 0);
+  if (r < 0) {
+    snprintf(t->uring_note, sizeof t->uring_note, "io_uring_queue_init failed (%s): using write()", errno_name(-r));
+    return;
+  }
+  t->uring_fixed = io_uring_register_files(&t->ring, &t->fd, 1) == 0;
+  t->use_uring = 1;
+  snprintf(t->uring_note, sizeof t->uring_note, "io_uring, %u entries%s", entries,
+           t->uring_fixed ? ", fixed file" : "");
+#else
+  (void)wanted;
+  snprintf(t->uring_note, sizeof t->uring_note, "built without liburing: using write()");
+#endif
+}
+
+/* Everything that must happen inside the target namespace. Returns 0 or an
+ * errno, with *step naming the failing call. On failure nothing is left
+ * behind: a TAP we created disappears when its only fd is closed. */
+static int open_in_ns(const char *name, int attach, int up, int *fd_out, int *ifindex, char *kname,
+                      const char **step) {
+  int fd = -1, sock = -1, e = 0;
+  struct ifreq ifr;
+
+  /* TUNSETIFF would happily create a device we were only meant to attach
+   * to, so check existence first, in this namespace. */
+  if (attach && if_nametoindex(name) == 0) {
+    *step = "if_nametoindex";
+    return ENODEV;
+  }
+  fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *step = "open /dev/net/tun";
+    return errno;
+  }
+  memset(&ifr, 0, sizeof ifr);
+  /* IFF_TUN_EXCL on create: an existing interface of that name is an error
+   * (EBUSY) instead of being silently attached to. */
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (attach ? 0 : IFF_TUN_EXCL);
+  if (name) memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    *step = "TUNSETIFF";
+    e = errno;
+    goto fail;
+  }
+  memcpy(kname, ifr.ifr_name, IFNAMSIZ);
+  kname[IFNAMSIZ - 1] = 0;
+
+  sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    *step = "socket";
+    e = errno;
+    goto fail;
+  }
+  if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0) {
+    *step = "SIOCGIFINDEX";
+    e = errno;
+    goto fail;
+  }
+  *ifindex = ifr.ifr_ifindex;
+  if (up) {
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
+      *step = "SIOCGIFFLAGS";
+      e = errno;
+      goto fail;
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
+      *step = "SIOCSIFFLAGS";
+      e = errno;
+      goto fail;
+    }
+  }
+  close(sock);
+  *fd_out = fd;
+  return 0;
+fail:
+  if (sock >= 0) close(sock);
+  close(fd);
+  return e;
+}
+
+/* open({name?, netns?, attach?, up?, batch?, slotSize?, ioUring?}) */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_valuetype ty = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &ty);
+  if (ty != napi_object) {
+    throw_arg(env, "open() takes an options object");
+    return NULL;
+  }
+  napi_value o = argv[0];
+  char name[IFNAMSIZ + 1] = {0}, nspath[4096] = {0};
+  size_t len = 0;
+  int has_name = get_prop(env, o, "name", &v);
+  if (has_name && (napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok || len == 0 ||
+                   len >= IFNAMSIZ)) {
+    throw_arg(env, "name must be a string of 1 to 15 bytes");
+    return NULL;
+  }
+  int has_ns = get_prop(env, o, "netns", &v);
+  if (has_ns && (napi_get_value_string_utf8(env, v, nspath, sizeof nspath, &len) != napi_ok || len == 0 ||
+                 len >= sizeof nspath - 1)) {
+    throw_arg(env, "netns must be a path such as /run/netns/NAME");
+    return NULL;
+  }
+  int attach = opt_bool(env, o, "attach", 0);
+  int up = opt_bool(env, o, "up", 0);
+  int want_uring = opt_bool(env, o, "ioUring", 1);
+  uint32_t batch = opt_u32(env, o, "batch", 256);
+  uint32_t slot = opt_u32(env, o, "slotSize", 2048);
+  if (attach && !has_name) {
+    throw_arg(env, "attach needs the name of an existing TAP");
+    return NULL;
+  }
+  if (batch < 1 || batch > MAX_BATCH || slot < MIN_SLOT || slot > MAX_SLOT) {
+    throw_arg(env, "batch must be 1..4096 and slotSize 64..262144");
+    return NULL;
+  }
+
+  int nsfd = -1;
+  if (has_ns) {
+    nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) {
+      throw_os(env, errno, "open netns");
+      return NULL;
+    }
+  }
+  nsguard_t g;
+  int fd = -1, ifindex = 0, e;
+  const char *step = "setns";
+  char kname[IFNAMSIZ] = {0};
+  e = ns_enter(nsfd, &g);
+  if (e == 0) {
+    e = open_in_ns(has_name ? name : NULL, attach, up, &fd, &ifindex, kname, &step);
+    ns_leave(&g);
+  }
+  if (e) {
+    if (nsfd >= 0) close(nsfd);
+    throw_os(env, e, step);
+    return NULL;
+  }
+
+  tap_t *t = calloc(1, sizeof *t);
+  if (!t) {
+    close(fd);
+    if (nsfd >= 0) close(nsfd);
+    throw_os(env, ENOMEM, "calloc");
+    return NULL;
+  }
+  t->env = env;
+  t->fd = fd;
+  t->nsfd = nsfd;
+  t->ifindex = ifindex;
+  memcpy(t->name, kname, IFNAMSIZ);
+  t->batch = batch;
+  t->slot = slot;
+  t->refs = 1;
+
+  /* The arena and lengths are JS-owned ArrayBuffers; the references keep
+   * them alive (and their addresses fixed) for as long as C may write. */
+  napi_value arena, lenbuf, lengths, handle, result, tmp;
+  void *adata, *ldata;
+  if (napi_create_arraybuffer(env, (size_t)batch * slot, &adata, &arena) != napi_ok ||
+      napi_create_arraybuffer(env, (size_t)batch * 4, &ldata, &lenbuf) != napi_ok) {
+    close(fd);
+    if (nsfd >= 0) close(nsfd);
+    free(t);
+    return NULL;
+  }
+  t->arena = adata;
+  t->lengths = ldata;
+  napi_create_typedarray(env, napi_uint32_array, batch, lenbuf, 0, &lengths);
+  napi_create_reference(env, arena, 1, &t->arena_ref);
+  napi_create_reference(env, lenbuf, 1, &t->lengths_ref);
+
+  setup_uring(t, want_uring);
+
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &t->poll, fd);
+  t->poll.data = t;
+  t->refs++; /* released in on_poll_closed */
+
+  napi_create_object(env, &handle);
+  napi_wrap(env, handle, t, tap_finalize, NULL, NULL);
+  napi_add_env_cleanup_hook(env, env_cleanup, t);
+
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "handle", handle);
+  napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &tmp);
+  napi_set_named_property(env, result, "name", tmp);
+  napi_create_int32(env, ifindex, &tmp);
+  napi_set_named_property(env, result, "ifindex", tmp);
+  napi_get_boolean(env, t->use_uring, &tmp);
+  napi_set_named_property(env, result, "ioUring", tmp);
+  napi_create_string_utf8(env, t->uring_note, NAPI_AUTO_LENGTH, &tmp);
+  napi_set_named_property(env, result, "writePath", tmp);
+  napi_set_named_property(env, result, "arena", arena);
+  napi_set_named_property(env, result, "lengths", lengths);
+  napi_create_uint32(env, batch, &tmp);
+  napi_set_named_property(env, result, "batch", tmp);
+  napi_create_uint32(env, slot, &tmp);
+  napi_set_named_property(env, result, "slotSize", tmp);
+  return result;
+}
+
+/* start(handle, onInput(count), onWritable(), onLinkState(up, errnoName)) */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], name;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    throw_arg(env, "start(handle, onInput, onWritable, onLinkState)");
+    return NULL;
+  }
+  tap_t *t = unwrap(env, argv[0]);
+  if (!t) return NULL;
+  if (t->closed) {
+    throw_os(env, EBADF, "start (device closed)");
+    return NULL;
+  }
+  if (t->started) {
+    throw_os(env, EBUSY, "start (already started)");
+    return NULL;
+  }
+  for (int i = 1; i < 4; i++) {
+    napi_valuetype ty;
+    napi_typeof(env, argv[i], &ty);
+    if (ty != napi_function) {
+      napi_throw_type_error(env, "EINVAL", "start() callbacks must be functions");
+      return NULL;
+    }
+  }
+  NAPI_OK(napi_create_reference(env, argv[1], 1, &t->on_input));
+  NAPI_OK(napi_create_reference(env, argv[2], 1, &t->on_writable));
+  NAPI_OK(napi_create_reference(env, argv[3], 1, &t->on_link));
+  NAPI_OK(napi_create_reference(env, argv[0], 1, &t->self_ref));
+  napi_create_string_utf8(env, "taplab:tap", NAPI_AUTO_LENGTH, &name);
+  NAPI_OK(napi_async_init(env, NULL, name, &t->actx));
+  t->started = 1;
+  if (!t->dead) set_poll(t);
+  return NULL;
+}
+
+/* ---------- write ---------- */
+
+/* Errors the kernel gives for one bad frame (too short, too long): the frame
+ * is gone, the device is fine, so count it and go on. */
+static int per_frame_error(int e) { return e == EINVAL || e == EMSGSIZE || e == EFAULT; }
+
+static int write_plain(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t first, const uint32_t *lens,
+                       uint32_t count, uint32_t *accepted) {
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *p = buf + (size_t)(first + i) * slot;
+    ssize_t r;
+    do r = write(t->fd, p, lens[first + i]);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == ENOBUFS) return EAGAIN;
+      if (!per_frame_error(errno)) return errno;
+      t->tx_errors++;
+    }
+    (*accepted)++;
+  }
+  return 0;
+}
+
+#ifdef HAVE_LIBURING
+/* The SQEs of one chunk are linked so that they run in order and a failure
+ * (EAGAIN, short write) cancels the rest: "accepted" is then an exact prefix
+ * and nothing after it was sent. */
+static int write_uring(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t first, const uint32_t *lens,
+                       uint32_t count, uint32_t *accepted) {
+  int32_t *res = t->res;
+  uint32_t done = 0;
+  while (done < count) {
+    uint32_t chunk = count - done;
+    if (chunk > t->ring.sq.ring_entries) chunk = t->ring.sq.ring_entries;
+    if (chunk > 1024) chunk = 1024;
+    for (uint32_t k = 0; k < chunk; k++) {
+      struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+      uint32_t idx = first + done + k;
+      io_uring_prep_write(sqe, t->uring_fixed ? 0 : t->fd, buf + (size_t)idx * slot, lens[idx], 0);
+      sqe->flags |= (t->uring_fixed ? IOSQE_FIXED_FILE : 0) | (k + 1 < chunk ? IOSQE_IO_LINK : 0);
+      sqe->user_data = k;
+    }
+    /* One enter for the whole chunk: it submits, runs the chain and waits
+     * for every completion (a cancelled SQE completes too). */
+    int r;
+    do r = io_uring_submit_and_wait(&t->ring, chunk);
+    while (r == -EINTR);
+    if (r < 0) return -r;
+    for (uint32_t got = 0; got < chunk;) {
+      struct io_uring_cqe *cqe;
+      r = io_uring_wait_cqe(&t->ring, &cqe);
+      if (r == -EINTR) continue;
+      if (r < 0) return -r;
+      res[cqe->user_data] = cqe->res;
+      io_uring_cqe_seen(&t->ring, cqe);
+      got++;
+    }
+    uint32_t k = 0;
+    for (; k < chunk; k++) {
+      int32_t v = res[k];
+      if (v == (int32_t)lens[first + done + k]) continue;
+      if (v == -ECANCELED) break; /* a bad frame before it broke the chain: resubmit from here */
+      if (v >= 0 || v == -EAGAIN || v == -ENOBUFS) {
+        *accepted += k;
+        return EAGAIN;
+      }
+      if (!per_frame_error(-v)) {
+        *accepted += k;
+        return -v;
+      }
+      t->tx_errors++;
+      k++;
+      break;
+    }
+    *accepted += k;
+    done += k;
+  }
+  return 0;
+}
+#endif
+
+/* write(handle, buf, slotSize, first, lengths, count) -> accepted */
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6], out;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    throw_arg(env, "write(handle, buf, slotSize, first, lengths, count)");
+    return NULL;
+  }
+  tap_t *t = unwrap(env, argv[0]);
+  if (!t) return NULL;
+  uint8_t *buf;
+  size_t blen, llen;
+  uint32_t *lens;
+  uint32_t slot, first, count;
+  napi_typedarray_type ty;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, argv[1], &ty, &blen, (void **)&buf, &ab, &off) != napi_ok ||
+      ty != napi_uint8_array) {
+    throw_arg(env, "write(): buf must be a Uint8Array");
+    return NULL;
+  }
+  if (napi_get_typedarray_info(env, argv[4], &ty, &llen, (void **)&lens, &ab, &off) != napi_ok ||
+      ty != napi_uint32_array) {
+    throw_arg(env, "write(): lengths must be a Uint32Array");
+    return NULL;
+  }
+  if (napi_get_value_uint32(env, argv[2], &slot) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &first) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &count) != napi_ok) {
+    throw_arg(env, "write(): slotSize, first and count must be numbers");
+    return NULL;
+  }
+  if ((uint64_t)first + count > llen) {
+    throw_arg(env, "write(): slots first..first+count-1 lie outside buf or lengths");
+    return NULL;
+  }
+  for (uint32_t i = first; i < first + count; i++)
+    if (lens[i] > slot || (uint64_t)i * slot + lens[i] > blen) {
+      throw_arg(env, "write(): a frame length exceeds its slot or the buffer");
+      return NULL;
+    }
+  if (t->closed) {
+    throw_os(env, EBADF, "write (device closed)");
+    return NULL;
+  }
+  if (t->dead) {
+    throw_os(env, t->dead, "write (device gone)");
+    return NULL;
+  }
+  uint32_t accepted = 0;
+  int e;
+#ifdef HAVE_LIBURING
+  if (t->use_uring)
+    e = write_uring(t, buf, slot, first, lens, count, &accepted);
+  else
+#endif
+    e = write_plain(t, buf, slot, first, lens, count, &accepted);
+  if (e == EAGAIN) {
+    t->want_writable = 1;
+    set_poll(t);
+  } else if (e && accepted == 0) {
+    throw_os(env, e, "write");
+    return NULL;
+  }
+  napi_create_uint32(env, accepted, &out);
+  return out;
+}
+
+/* ---------- filter ---------- */
+
+/* setFilter(handle, flags, addrs: Uint8Array of count*6 bytes) -> number of
+ * exact entries the kernel took. Kernel semantics (drivers/net/tun.c): count
+ * 0 disables the filter; the first 8 are exact; later multicast addresses go
+ * to a 64-bin CRC hash; a unicast address past the eighth disables it. */
+static napi_value js_set_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *t = argc >= 3 ? unwrap(env, argv[0]) : NULL;
+  if (!t) return NULL;
+  uint32_t flags;
+  uint8_t *addrs;
+  size_t alen;
+  napi_typedarray_type ty;
+  napi_value ab;
+  size_t off;
+  if (napi_get_value_uint32(env, argv[1], &flags) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &ty, &alen, (void **)&addrs, &ab, &off) != napi_ok ||
+      ty != napi_uint8_array || alen % 6 || alen / 6 > 0xffff) {
+    throw_arg(env, "setFilter(handle, flags, addrs) with addrs a Uint8Array of 6-byte addresses");
+    return NULL;
+  }
+  if (t->closed || t->dead) {
+    throw_os(env, t->closed ? EBADF : t->dead, "TUNSETTXFILTER (device gone)");
+    return NULL;
+  }
+  struct tun_filter *f = malloc(sizeof *f + alen);
+  if (!f) {
+    throw_os(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  f->flags = (uint16_t)flags;
+  f->count = (uint16_t)(alen / 6);
+  memcpy(f->addr, addrs, alen);
+  int r = ioctl(t->fd, TUNSETTXFILTER, f);
+  int e = errno;
+  free(f);
+  if (r < 0) {
+    throw_os(env, e, "TUNSETTXFILTER");
+    return NULL;
+  }
+  napi_create_int32(env, r, &out);
+  return out;
+}
+
+/* ---------- stats ---------- */
+
+static void set_num(napi_env env, napi_value o, const char *k, double v) {
+  napi_value n;
+  napi_create_double(env, v, &n);
+  napi_set_named_property(env, o, k, n);
+}
+
+/* stats(handle) -> {txDropped, rxDropped, txPackets, rxPackets, txBytes,
+ * rxBytes, txErrors} or null when the interface no longer exists. Counters
+ * are the kernel's (its tx = frames towards us), 32-bit as getifaddrs()
+ * reports them. */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *t = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!t) return NULL;
+  if (t->closed) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  struct ifaddrs *list = NULL;
+  nsguard_t g;
+  int e = ns_enter(t->nsfd, &g);
+  if (e == 0) {
+    if (getifaddrs(&list) < 0) e = errno;
+    ns_leave(&g);
+  }
+  if (e) {
+    throw_os(env, e, "getifaddrs");
+    return NULL;
+  }
+  napi_get_null(env, &out);
+  for (struct ifaddrs *a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_PACKET || !a->ifa_data) continue;
+    if (((struct sockaddr_ll *)a->ifa_addr)->sll_ifindex != t->ifindex) continue;
+    struct rtnl_link_stats *s = a->ifa_data;
+    napi_create_object(env, &out);
+    set_num(env, out, "txDropped", s->tx_dropped);
+    set_num(env, out, "rxDropped", s->rx_dropped);
+    set_num(env, out, "txPackets", s->tx_packets);
+    set_num(env, out, "rxPackets", s->rx_packets);
+    set_num(env, out, "txBytes", s->tx_bytes);
+    set_num(env, out, "rxBytes", s->rx_bytes);
+    set_num(env, out, "txErrors", (double)t->tx_errors);
+    break;
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *t = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (t) tap_close(t, 0);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setFilter", NULL, js_set_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_value v;
+#ifdef HAVE_LIBURING
+  napi_get_boolean(env, true, &v);
+#else
+  napi_get_boolean(env, false, &v);
+#endif
+  napi_set_named_property(env, exports, "hasLiburing", v);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,86 @@
+/**
+ * A Host is one network stack, like a FreeBSD VNET: its interfaces and
+ * if_index space, its EtherType table, its randomness, and the lab's
+ * scheduler. Many hosts may live in one process; nothing is global.
+ */
+import type { Scheduler } from './kern/clock.js';
+import { kerr } from './kern/errno.js';
+import { Netisr } from './kern/netisr.js';
+import { Random } from './kern/random.js';
+import type { EtherDevice } from './driver/device.js';
+import { ether_create, ether_destroy, type EtherIfOptions } from './driver/ether_drv.js';
+import { type EtherInputHandler, type Ifnet, IfnetTable, type Vnet, ifioctl, type IfReq, checkIfName } from './driver/ifnet.js';
+import { loop_create } from './driver/if_loop.js';
+
+export interface HostOptions {
+  /** Seed for this host's randomness (default derived from the name). */
+  seed?: number;
+}
+
+export class Host implements Vnet {
+  readonly netisr = new Netisr();
+  readonly ifnets = new IfnetTable();
+  readonly ethertypes = new Map<number, EtherInputHandler>();
+  readonly random: Random;
+  readonly lo0: Ifnet;
+
+  constructor(
+    readonly name: string,
+    readonly sched: Scheduler,
+    opts: HostOptions = {},
+  ) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(name))
+      throw kerr('EINVAL', `host name "${name}" must start with a letter and use at most 32 letters, digits, '-' or '_'`);
+    this.random = new Random(opts.seed ?? hashName(name));
+    this.lo0 = loop_create(this);
+  }
+
+  /** Attach an Ethernet interface on a device (a TapDevice or a SegmentPort). */
+  addEther(device: EtherDevice, opts: EtherIfOptions = {}): Ifnet {
+    if (opts.name !== undefined) checkIfName(opts.name);
+    return ether_create(this, device, opts);
+  }
+
+  /** Detach an interface and close its device. */
+  removeInterface(name: string): void {
+    const ifp = this.ifunit(name);
+    if (!ifp) throw kerr('ENXIO', `host ${this.name} has no interface named ${name}`);
+    if (ifp === this.lo0) throw kerr('EPERM', `${name} is the loopback interface and cannot be removed`);
+    ether_destroy(ifp);
+  }
+
+  /** Register the input routine of an upper protocol for an EtherType. */
+  registerEthertype(type: number, handler: EtherInputHandler): void {
+    if (!Number.isInteger(type) || type < 0x0600 || type > 0xffff)
+      throw kerr('EINVAL', `EtherType 0x${type.toString(16)} is not valid (0x0600..0xffff)`);
+    if (this.ethertypes.has(type)) throw kerr('EEXIST', `host ${this.name}: EtherType 0x${type.toString(16)} already has a handler`);
+    this.ethertypes.set(type, handler);
+  }
+
+  unregisterEthertype(type: number): void {
+    this.ethertypes.delete(type);
+  }
+
+  ifunit(name: string): Ifnet | undefined {
+    return this.ifnets.ifunit(name);
+  }
+
+  interfaces(): Ifnet[] {
+    return this.ifnets.list();
+  }
+
+  ioctl(cmd: number, ifr: IfReq): IfReq {
+    return ifioctl(this, cmd, ifr);
+  }
+
+  /** Close every device; the host is unusable afterwards. */
+  destroy(): void {
+    for (const ifp of this.interfaces()) if (ifp !== this.lo0) ether_destroy(ifp);
+  }
+}
+
+function hashName(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

@@ -1,0 +1,275 @@
+/**
+ * Ethernet: the frame codec, ether_input, ether_output, ether_resolvemulti
+ * and ether_ifattach (FreeBSD's net/if_ethersubr.c).
+ */
+import { ERRNO, kerr } from '../kern/errno.js';
+import {
+  IFF_BROADCAST,
+  IFF_DRV_RUNNING,
+  IFF_MULTICAST,
+  IFF_PROMISC,
+  IFF_SIMPLEX,
+  IFF_UP,
+  IFT_ETHER,
+  IFCAP_VLAN_MTU,
+  LINK_STATE_DOWN,
+} from '../driver/if_var.js';
+import { Dot3Stats, type Ifnet, M_BCAST, M_MCAST, M_PROMISC, if_attach, type Vnet } from '../driver/ifnet.js';
+import { AF_INET, AF_INET6, AF_LINK, type Sockaddr, type SockaddrDl, macToString, sockaddrDl } from '../driver/sockaddr.js';
+import { isBroadcast, RxFilter } from './filter.js';
+
+export const ETHER_ADDR_LEN = 6;
+export const ETHER_TYPE_LEN = 2;
+export const ETHER_HDR_LEN = 14;
+export const ETHER_CRC_LEN = 4;
+export const ETHER_MIN_LEN = 64;
+export const ETHERMTU = 1500;
+export const ETHERMTU_JUMBO = 9000;
+export const ETHER_VLAN_ENCAP_LEN = 4;
+
+export const ETHERTYPE_IP = 0x0800;
+export const ETHERTYPE_ARP = 0x0806;
+export const ETHERTYPE_VLAN = 0x8100;
+export const ETHERTYPE_IPV6 = 0x86dd;
+/** IEEE 802 local experimental EtherType, used by tests and benchmarks. */
+export const ETHERTYPE_EXP1 = 0x88b5;
+
+export const ETHER_BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+
+export interface EtherHeader {
+  dst: Uint8Array;
+  src: Uint8Array;
+  type: number;
+}
+
+/** A parsed frame: header plus a view of the payload. */
+export interface EtherFrame extends EtherHeader {
+  payload: Uint8Array;
+}
+
+/** Parse an Ethernet II header; an error string when the frame is too short. */
+export function etherParse(buf: Uint8Array, off = 0, len = buf.length - off): EtherFrame | { error: string } {
+  if (len < ETHER_HDR_LEN) return { error: `frame of ${len} bytes is shorter than an Ethernet header (${ETHER_HDR_LEN})` };
+  return {
+    dst: buf.slice(off, off + 6),
+    src: buf.slice(off + 6, off + 12),
+    type: (buf[off + 12] << 8) | buf[off + 13],
+    payload: buf.subarray(off + ETHER_HDR_LEN, off + len),
+  };
+}
+
+/** Build an Ethernet II frame. Short frames are not padded: the TAP and the kernel accept them. */
+export function etherEmit(h: EtherHeader, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(ETHER_HDR_LEN + payload.length);
+  etherWriteHeader(out, 0, h.dst, 0, h.src, h.type);
+  out.set(payload, ETHER_HDR_LEN);
+  return out;
+}
+
+export function etherWriteHeader(
+  out: Uint8Array,
+  at: number,
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  type: number,
+): void {
+  for (let i = 0; i < 6; i++) out[at + i] = dst[dstOff + i];
+  for (let i = 0; i < 6; i++) out[at + 6 + i] = src[i];
+  out[at + 12] = type >>> 8;
+  out[at + 13] = type & 0xff;
+}
+
+/** ETHER_MAP_IP_MULTICAST: 01:00:5e + the low 23 bits of the group. */
+export function etherMapIpMulticast(group: Uint8Array): Uint8Array {
+  return Uint8Array.of(0x01, 0x00, 0x5e, group[1] & 0x7f, group[2], group[3]);
+}
+
+/** ETHER_MAP_IPV6_MULTICAST: 33:33 + the low 32 bits of the group (RFC 2464 §7). */
+export function etherMapIpv6Multicast(group: Uint8Array): Uint8Array {
+  return Uint8Array.of(0x33, 0x33, group[12], group[13], group[14], group[15]);
+}
+
+/** Per-interface Ethernet state (struct arpcom / if_l2com). */
+export interface EtherCom {
+  /** The interface's own MAC (IF_LLADDR). */
+  mac: Uint8Array;
+  /** The software copy of the receive filter, identical to what the device was given. */
+  filter: RxFilter;
+}
+
+export function etherCom(ifp: Ifnet): EtherCom {
+  return ifp.if_softc as EtherCom;
+}
+
+/**
+ * ether_ifattach: attach an Ethernet interface with its MAC; installs
+ * ether_input/ether_output/ether_resolvemulti as the function members.
+ * The driver has set if_softc to an object extending EtherCom.
+ */
+export function ether_ifattach(vnet: Vnet, ifp: Ifnet, mac: Uint8Array): void {
+  if (mac.length !== 6) throw kerr('EINVAL', `${ifp.if_xname}: a MAC address has 6 bytes, got ${mac.length}`);
+  if (mac[0] & 1) throw kerr('EINVAL', `${ifp.if_xname}: ${macToString(mac)} is a group address and cannot be an interface's MAC`);
+  ifp.if_data.ifi_hdrlen = ETHER_HDR_LEN;
+  ifp.if_mtu ||= ETHERMTU;
+  ifp.if_flags |= IFF_BROADCAST | IFF_SIMPLEX | IFF_MULTICAST;
+  ifp.if_input = ether_input;
+  ifp.if_output = ether_output;
+  ifp.if_resolvemulti = ether_resolvemulti;
+  ifp.if_linkmib ??= new Dot3Stats();
+  if_attach(vnet, ifp, mac);
+}
+
+/**
+ * ether_input: a frame from the device. Runts and over-long frames are
+ * counted as input errors; frames the receive filter refuses never count as
+ * received (the filter is the NIC's hardware); the rest are counted and
+ * handed to the protocol registered for their EtherType.
+ */
+export function ether_input(ifp: Ifnet, buf: Uint8Array, off: number, len: number): void {
+  const d = ifp.if_data;
+  if (len < ETHER_HDR_LEN) {
+    d.ifi_ierrors++;
+    return;
+  }
+  const maxlen = ifp.if_mtu + ETHER_HDR_LEN + (ifp.if_capenable & IFCAP_VLAN_MTU ? ETHER_VLAN_ENCAP_LEN : 0);
+  if (len > maxlen) {
+    d.ifi_ierrors++;
+    if (ifp.if_linkmib) ifp.if_linkmib.dot3StatsFrameTooLongs++;
+    return;
+  }
+  const ec = ifp.if_softc as EtherCom;
+  if (!ec.filter.accepts(buf, off)) {
+    ifp.if_rxfiltered++;
+    return;
+  }
+  d.ifi_ipackets++;
+  d.ifi_ibytes += len;
+  let mflags = 0;
+  if (buf[off] & 1) {
+    d.ifi_imcasts++;
+    mflags = isBroadcast(buf, off) ? M_BCAST : M_MCAST;
+  } else if (ifp.if_flags & IFF_PROMISC) {
+    const mac = ec.mac;
+    for (let i = 0; i < 6; i++)
+      if (buf[off + i] !== mac[i]) {
+        mflags = M_PROMISC;
+        break;
+      }
+  }
+  if (!(ifp.if_flags & IFF_UP)) return;
+  // Frames seen only because of promiscuous mode go to taps (bpf), not to protocols.
+  if (mflags === M_PROMISC) return;
+  const type = (buf[off + 12] << 8) | buf[off + 13];
+  const handler = ifp.if_vnet?.ethertypes.get(type);
+  if (!handler) {
+    d.ifi_noproto++;
+    return;
+  }
+  handler(ifp, buf, off + ETHER_HDR_LEN, len - ETHER_HDR_LEN, mflags);
+}
+
+/** Resolves a unicast protocol address to a MAC (ARP, ND); null means "not yet, the packet is held". */
+export type L2Resolver = (ifp: Ifnet, dst: Sockaddr) => Uint8Array | null | number;
+
+/** Per-family unicast resolvers, installed by the inet layer. */
+export const l2resolvers = new WeakMap<Vnet, Map<number, L2Resolver>>();
+
+/**
+ * ether_output: encapsulate a datagram for `dst` and queue it on if_snd.
+ * `dst` is AF_LINK (the MAC is given: AF_UNSPEC-style raw output), or an
+ * AF_INET/AF_INET6 address (multicast is mapped; broadcast and unicast are
+ * resolved by the protocol's resolver). Returns 0 or an errno number.
+ */
+export function ether_output(ifp: Ifnet, buf: Uint8Array, off: number, len: number, dst: Sockaddr, etype: number): number {
+  if (!(ifp.if_flags & IFF_UP) || !(ifp.if_drv_flags & IFF_DRV_RUNNING) || ifp.if_link_state === LINK_STATE_DOWN)
+    return ERRNO.ENETDOWN;
+  if (len > ifp.if_mtu) return ERRNO.EMSGSIZE;
+  let mac: Uint8Array;
+  switch (dst.family) {
+    case AF_LINK:
+      mac = dst.lladdr;
+      break;
+    case AF_INET:
+      if ((dst.addr[0] & 0xf0) === 0xe0) mac = etherMapIpMulticast(dst.addr);
+      else if (dst.addr[0] === 255 && dst.addr[1] === 255 && dst.addr[2] === 255 && dst.addr[3] === 255) mac = ETHER_BROADCAST;
+      else {
+        const r = resolve(ifp, dst);
+        if (typeof r === 'number') return r;
+        mac = r;
+      }
+      etype ||= ETHERTYPE_IP;
+      break;
+    case AF_INET6:
+      if (dst.addr[0] === 0xff) mac = etherMapIpv6Multicast(dst.addr);
+      else {
+        const r = resolve(ifp, dst);
+        if (typeof r === 'number') return r;
+        mac = r;
+      }
+      etype ||= ETHERTYPE_IPV6;
+      break;
+    default:
+      return ERRNO.EAFNOSUPPORT;
+  }
+  return ether_output_frame(ifp, mac, 0, etype, buf, off, len);
+}
+
+function resolve(ifp: Ifnet, dst: Sockaddr): Uint8Array | number {
+  const r = ifp.if_vnet && l2resolvers.get(ifp.if_vnet)?.get(dst.family);
+  if (!r) return ERRNO.EHOSTUNREACH;
+  const mac = r(ifp, dst);
+  if (mac === null) return 0; // held until resolution completes
+  return mac;
+}
+
+/**
+ * Put one frame on if_snd, built in place in the queue's slot (no
+ * intermediate copy), and start the driver. ENOBUFS when the queue is full.
+ */
+export function ether_output_frame(
+  ifp: Ifnet,
+  dst: Uint8Array,
+  dstOff: number,
+  etype: number,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+): number {
+  const q = ifp.if_snd;
+  const at = q.reserve(ETHER_HDR_LEN + len);
+  if (at < 0) {
+    q.ifq_drops++;
+    ifp.if_data.ifi_oqdrops++;
+    return ERRNO.ENOBUFS;
+  }
+  const out = q.buf;
+  etherWriteHeader(out, at, dst, dstOff, (ifp.if_softc as EtherCom).mac, etype);
+  out.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), at + ETHER_HDR_LEN);
+  ifp.if_start(ifp);
+  return 0;
+}
+
+/**
+ * ether_resolvemulti: the link-layer address a multicast protocol address
+ * maps to. A link-layer address must itself be multicast (and maps to
+ * nothing further). Anything else is EADDRNOTAVAIL.
+ */
+export function ether_resolvemulti(ifp: Ifnet, sa: Sockaddr): SockaddrDl | null {
+  switch (sa.family) {
+    case AF_LINK:
+      if (sa.lladdr.length !== 6 || !(sa.lladdr[0] & 1))
+        throw kerr('EADDRNOTAVAIL', `${ifp.if_xname}: ${macToString(sa.lladdr)} is not a multicast MAC address`);
+      return null;
+    case AF_INET:
+      if ((sa.addr[0] & 0xf0) !== 0xe0)
+        throw kerr('EADDRNOTAVAIL', `${ifp.if_xname}: ${sa.addr.join('.')} is not an IPv4 multicast address`);
+      return sockaddrDl(etherMapIpMulticast(sa.addr), ifp.if_index, IFT_ETHER);
+    case AF_INET6:
+      if (sa.addr[0] !== 0xff)
+        throw kerr('EADDRNOTAVAIL', `${ifp.if_xname}: the address is not an IPv6 multicast address`);
+      return sockaddrDl(etherMapIpv6Multicast(sa.addr), ifp.if_index, IFT_ETHER);
+    default:
+      throw kerr('EAFNOSUPPORT', `${ifp.if_xname}: address family ${(sa as Sockaddr).family} has no Ethernet mapping`);
+  }
+}

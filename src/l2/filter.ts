@@ -1,0 +1,139 @@
+/**
+ * The receive filter of an Ethernet interface, modelled on what NICs and the
+ * Linux TAP (drivers/net/tun.c, TUNSETTXFILTER) do:
+ *
+ *  1. the first `exactSlots` addresses are compared exactly (the interface's
+ *     own MAC and broadcast come first, then multicast groups);
+ *  2. the remaining multicast addresses set bits in a 64-bin hash indexed by
+ *     the top 6 bits of the Ethernet CRC-32 of the address, so unrelated
+ *     groups that share a bin pass too (the IP layer filters again);
+ *  3. a filter without hash bins, or with more groups than `maxGroups`,
+ *     overflows to all-multicast;
+ *  4. promiscuous mode passes every frame.
+ *
+ * The cost of a decision does not depend on the number of groups.
+ */
+
+export interface RxFilterConfig {
+  /** Exact-match slots (the TAP has 8: FLT_EXACT_COUNT). */
+  exactSlots: number;
+  /** Hash bins: 64, or 0 for a filter with exact slots only. */
+  hashBins: 0 | 64;
+  /** Above this many multicast groups the filter gives up and passes all multicast. */
+  maxGroups: number;
+}
+
+export const TAP_FILTER: RxFilterConfig = { exactSlots: 8, hashBins: 64, maxGroups: Infinity };
+
+/** Why a frame was accepted or refused; useful to tests and to teaching labs. */
+export type FilterVerdict = 'promisc' | 'exact' | 'hash' | 'allmulti' | 'reject';
+
+export class RxFilter {
+  private exact: Uint8Array;
+  private nexact = 0;
+  private readonly mask = new Uint32Array(2);
+  promisc = false;
+  allmulti = false;
+  /** allmulti was forced by overflow rather than asked for (IFF_ALLMULTI). */
+  overflowed = false;
+
+  constructor(readonly config: RxFilterConfig = TAP_FILTER) {
+    this.exact = new Uint8Array(6 * config.exactSlots);
+  }
+
+  /**
+   * Load the filter. `addrs` lists the unicast MAC and broadcast first, then
+   * the multicast groups, in the order the exact slots should take them.
+   */
+  program(addrs: readonly Uint8Array[], promisc: boolean, allmulti: boolean): void {
+    this.promisc = promisc;
+    this.mask[0] = this.mask[1] = 0;
+    let n = 0;
+    let groups = 0;
+    let hashed = false;
+    for (const a of addrs) {
+      if (a[0] & 1 && !isBroadcast(a)) groups++;
+      if (n < this.config.exactSlots) {
+        this.exact.set(a.subarray(0, 6), 6 * n++);
+      } else if (a[0] & 1) {
+        hashed = true;
+        if (this.config.hashBins) {
+          const bin = etherHashBin(a, 0);
+          this.mask[bin >>> 5] |= 1 << (bin & 31);
+        }
+      }
+    }
+    this.nexact = n;
+    this.overflowed = groups > this.config.maxGroups || (hashed && this.config.hashBins === 0);
+    this.allmulti = allmulti || this.overflowed;
+  }
+
+  /** Whether the frame whose destination MAC starts at buf[off] passes. */
+  accepts(buf: Uint8Array, off: number): boolean {
+    return this.verdict(buf, off) !== 'reject';
+  }
+
+  verdict(buf: Uint8Array, off: number): FilterVerdict {
+    if (this.promisc) return 'promisc';
+    const ex = this.exact;
+    for (let i = 0, p = 0; i < this.nexact; i++, p += 6) {
+      if (
+        ex[p] === buf[off] &&
+        ex[p + 1] === buf[off + 1] &&
+        ex[p + 2] === buf[off + 2] &&
+        ex[p + 3] === buf[off + 3] &&
+        ex[p + 4] === buf[off + 4] &&
+        ex[p + 5] === buf[off + 5]
+      )
+        return 'exact';
+    }
+    if ((buf[off] & 1) === 0) return 'reject';
+    if (this.allmulti) return 'allmulti';
+    if (this.config.hashBins === 0) return 'reject';
+    const bin = etherHashBin(buf, off);
+    return this.mask[bin >>> 5] & (1 << (bin & 31)) ? 'hash' : 'reject';
+  }
+
+  /** The 64-bit hash mask as two words (for display and tests). */
+  hashMask(): [number, number] {
+    return [this.mask[0] >>> 0, this.mask[1] >>> 0];
+  }
+
+  /** Number of exact slots in use. */
+  get exactCount(): number {
+    return this.nexact;
+  }
+}
+
+export function isBroadcast(a: Uint8Array, off = 0): boolean {
+  return (a[off] & a[off + 1] & a[off + 2] & a[off + 3] & a[off + 4] & a[off + 5]) === 0xff;
+}
+
+// CRC-32 (IEEE 802.3), reflected table.
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/**
+ * The hash bin (0..63) of a MAC address as Linux's tun filter computes it:
+ * ether_crc() = bitrev32(crc32_le(~0, addr, 6)), top six bits. The top six
+ * bits of the bit-reversed CRC are the low six bits of the reflected one,
+ * reversed.
+ */
+export function etherHashBin(a: Uint8Array, off: number): number {
+  let c = -1;
+  for (let i = 0; i < 6; i++) c = CRC_TABLE[(c ^ a[off + i]) & 0xff] ^ (c >>> 8);
+  return REV6[c & 0x3f];
+}
+
+const REV6 = Uint8Array.from({ length: 64 }, (_, v) => {
+  let r = 0;
+  for (let i = 0; i < 6; i++) if (v & (1 << i)) r |= 1 << (5 - i);
+  return r;
+});

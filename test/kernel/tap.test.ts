@@ -1,0 +1,405 @@
+/**
+ * TapDevice against the real Linux kernel, at device level (no ifnet): each
+ * test makes its TAPs inside its own private network namespace.
+ */
+import { describe, expect, it } from 'vitest';
+import { TapDevice, validateIfName } from '../../src/driver/tap.js';
+import { tapAddonAvailable } from '../../src/driver/native.js';
+import type { DeviceHandlers } from '../../src/driver/device.js';
+import { isKernError, KernError } from '../../src/kern/errno.js';
+import { canUseNetns, withNetns, type Netns } from '../helpers/netns.js';
+
+const can = canUseNetns();
+const built = tapAddonAvailable();
+const skipReason = !can.ok ? can.reason : !built ? 'the native TAP addon is not built (npm run build:native)' : '';
+if (skipReason) console.warn(`\n*** kernel TAP tests SKIPPED: ${skipReason} ***\n`);
+
+const ETYPE = 0x88b5; // IEEE local experimental: no kernel protocol answers it
+const OWN = mac('02:00:5e:10:00:01');
+const BCAST = mac('ff:ff:ff:ff:ff:ff');
+const KSRC = '02:00:5e:10:00:99';
+
+function mac(s: string): Uint8Array {
+  return Uint8Array.from(s.split(':').map((h) => parseInt(h, 16)));
+}
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+/** A 60-byte test frame carrying `tag` (a small number) after the EtherType. */
+function frame(dst: string | Uint8Array, src: string, tag: number): Uint8Array {
+  const f = new Uint8Array(60);
+  f.set(typeof dst === 'string' ? mac(dst) : dst, 0);
+  f.set(mac(src), 6);
+  f[12] = ETYPE >> 8;
+  f[13] = ETYPE & 0xff;
+  new DataView(f.buffer).setUint32(14, tag);
+  f.fill(0xa5, 18);
+  return f;
+}
+function tagOf(f: Uint8Array): number {
+  return new DataView(f.buffer, f.byteOffset).getUint32(14);
+}
+
+/** Linux ether_crc(): big-endian CRC-32 over the 6 address bytes; the TAP filter's bin is crc >>> 26. */
+function etherCrcBin(a: Uint8Array): number {
+  let crc = 0xffffffff | 0;
+  for (const byte of a) {
+    let octet = byte;
+    for (let bit = 0; bit < 8; bit++, octet >>= 1) {
+      const msb = crc < 0 ? 1 : 0;
+      crc = (crc << 1) ^ ((msb ^ (octet & 1)) ? 0x04c11db7 : 0);
+    }
+  }
+  return crc >>> 26;
+}
+
+async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Handlers that keep copies of test frames (our EtherType only) and record events. */
+function recorder() {
+  const frames: Uint8Array[] = [];
+  const batches: number[] = [];
+  const links: Array<{ up: boolean; error?: KernError }> = [];
+  let writable = 0;
+  const handlers: DeviceHandlers = {
+    input(buf, slotSize, lengths, count) {
+      batches.push(count);
+      for (let i = 0; i < count; i++) {
+        const f = buf.subarray(i * slotSize, i * slotSize + lengths[i]);
+        if (f.length >= 18 && ((f[12] << 8) | f[13]) === ETYPE) frames.push(f.slice());
+      }
+    },
+    writable: () => void writable++,
+    linkState: (up, error) => void links.push({ up, error }),
+  };
+  return { handlers, frames, batches, links, writable: () => writable, tags: () => frames.map(tagOf) };
+}
+
+/** Pack frames into slots the way the driver does. */
+function pack(frames: Uint8Array[], slotSize = 2048) {
+  const buf = new Uint8Array(frames.length * slotSize);
+  const lengths = new Uint32Array(frames.length);
+  frames.forEach((f, i) => {
+    buf.set(f, i * slotSize);
+    lengths[i] = f.length;
+  });
+  return { buf, lengths, slotSize };
+}
+
+/** Open a TAP in `ns`, run fn, always close it. */
+async function withTap<T>(ns: Netns, opts: Parameters<typeof TapDevice.open>[0], fn: (t: TapDevice) => Promise<T>) {
+  const tap = TapDevice.open({ netns: ns.path, up: true, ...opts });
+  try {
+    return await fn(tap);
+  } finally {
+    tap.close();
+  }
+}
+
+function expectKernError(fn: () => unknown, code: string, text?: RegExp): KernError {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err, `expected a KernError ${code}`).toBeInstanceOf(KernError);
+  const ke = err as KernError;
+  expect(ke.code).toBe(code);
+  if (text) expect(ke.message).toMatch(text);
+  return ke;
+}
+
+describe('interface name validation (no kernel needed)', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['', /empty/],
+    ['abcdefghijklmnop', /16 bytes long/],
+    ['a/b', /contains "\/"/],
+    ['a:b', /contains ":"/],
+    ['a b', /whitespace/],
+    ['tab\tx', /whitespace/],
+    ['.', /reserved/],
+    ['..', /reserved/],
+  ];
+  for (const [name, why] of cases) {
+    it(`rejects ${JSON.stringify(name)} with EINVAL and a sentence`, () => {
+      const e = expectKernError(() => validateIfName(name), 'EINVAL', why);
+      expect(e.message).toMatch(/1 to 15 bytes/);
+      expectKernError(() => TapDevice.open({ name }), 'EINVAL', why);
+    });
+  }
+  it('accepts a 15-byte name', () => {
+    expect(() => validateIfName('abcdefghijklmno')).not.toThrow();
+  });
+  it('rejects bad options before touching the kernel', () => {
+    expectKernError(() => TapDevice.open({ name: 'x0', slotSize: 100 }), 'EINVAL', /slotSize is 100/);
+    expectKernError(() => TapDevice.open({ name: 'x0', batch: 0 }), 'EINVAL', /batch is 0/);
+    expectKernError(() => TapDevice.open({ attach: true }), 'EINVAL', /attach needs the name/);
+    expectKernError(() => TapDevice.open({ name: 'x0', netns: '/run/netns/taplab-no-such-ns' }), 'ENOENT', /does not exist/);
+  });
+});
+
+describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
+  it('creates a TAP and reports the kernel name and ifindex; closing deletes it', () =>
+    withNetns(async (ns) => {
+      const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true });
+      try {
+        expect(tap.kind).toBe('tap');
+        expect(tap.name).toBe('tl0');
+        expect(tap.maxFrame).toBe(2048);
+        const j = JSON.parse((await ns.exec('ip', ['-j', 'link', 'show', 'dev', 'tl0'])).stdout);
+        expect(tap.ifindex).toBe(j[0].ifindex);
+        expect(j[0].flags).toContain('UP');
+        expect(tap.linkUp()).toBe(true);
+        console.info(`tl0: ifindex ${tap.ifindex}, write path: ${tap.writePath}`);
+      } finally {
+        tap.close();
+      }
+      expect(await ns.hasLink('tl0')).toBe(false);
+      // No name: the kernel picks one. A namespace name works as well as a path.
+      await withTap(ns, { netns: ns.name }, async (t) => {
+        expect(t.name).toMatch(/^tap\d+$/);
+        expect(await ns.hasLink(t.name)).toBe(true);
+      });
+    }));
+
+  for (const ioUring of [true, false]) {
+    it(`frames written in one batch reach the kernel (ioUring: ${ioUring})`, () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0', ioUring }, async (tap) => {
+          if (!ioUring) expect(tap.ioUring).toBe(false);
+          const n = 20;
+          const frames = Array.from({ length: n }, (_, i) => frame(BCAST, '02:00:5e:10:00:01', 1000 + i));
+          const before = await ns.linkStats('tl0');
+          const cap = ns.capture('tl0', { count: n, etherType: ETYPE });
+          await cap.ready;
+          const { buf, lengths, slotSize } = pack(frames);
+          expect(tap.transmit(buf, slotSize, 0, lengths, n)).toBe(n);
+          const got = await cap.frames;
+          expect(got).toEqual(frames.map(hex));
+          const after = await ns.linkStats('tl0');
+          expect(after.rxPackets - before.rxPackets).toBeGreaterThanOrEqual(n);
+          // A sub-range of the slots (first = 5, count = 3).
+          const cap2 = ns.capture('tl0', { count: 3, etherType: ETYPE });
+          await cap2.ready;
+          expect(tap.transmit(buf, slotSize, 5, lengths, 3)).toBe(3);
+          expect(await cap2.frames).toEqual(frames.slice(5, 8).map(hex));
+        }),
+      ));
+
+    it(`a frame the kernel refuses (runt) is skipped, the rest of the batch goes out in order (ioUring: ${ioUring})`, () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0', ioUring }, async (tap) => {
+          const good1 = frame(BCAST, KSRC, 1);
+          const runt = new Uint8Array(10);
+          const good2 = frame(BCAST, KSRC, 2);
+          const cap = ns.capture('tl0', { count: 2, etherType: ETYPE });
+          await cap.ready;
+          const { buf, lengths, slotSize } = pack([good1, runt, good2, good1]);
+          expect(tap.transmit(buf, slotSize, 0, lengths, 3)).toBe(3);
+          expect(await cap.frames).toEqual([hex(good1), hex(good2)]);
+          expect(tap.stats().txErrors).toBe(1);
+        }),
+      ));
+  }
+
+  it('frames sent by the kernel arrive in input batches', () =>
+    withNetns(async (ns) =>
+      withTap(ns, { name: 'tl0' }, async (tap) => {
+        const rec = recorder();
+        tap.start(rec.handlers);
+        const sent = Array.from({ length: 50 }, (_, i) => frame(BCAST, KSRC, i));
+        await ns.sendRawFrames('tl0', sent.map(hex));
+        await waitFor('50 frames', () => rec.frames.length >= 50);
+        expect(rec.tags()).toEqual(sent.map((_, i) => i));
+        expect(rec.frames.map(hex)).toEqual(sent.map(hex));
+        expect(rec.batches.every((c) => c >= 1 && c <= tap.batch)).toBe(true);
+        expect(rec.links).toEqual([]);
+      }),
+    ));
+
+  it('frames queued before start() are delivered, in batches no larger than `batch`', () =>
+    withNetns(async (ns) =>
+      withTap(ns, { name: 'tl0', batch: 4 }, async (tap) => {
+        const sent = Array.from({ length: 30 }, (_, i) => frame(BCAST, KSRC, i));
+        await ns.sendRawFrames('tl0', sent.map(hex));
+        const rec = recorder();
+        tap.start(rec.handlers);
+        await waitFor('30 frames', () => rec.frames.length >= 30);
+        expect(rec.tags()).toEqual(sent.map((_, i) => i));
+        expect(Math.max(...rec.batches)).toBe(4);
+      }),
+    ));
+
+  describe('receive filter (TUNSETTXFILTER)', () => {
+    const GROUP = '01:00:5e:01:02:03';
+
+    /** Send frames to the given destinations followed by a broadcast marker; return the tags that arrived. */
+    async function probe(ns: Netns, rec: ReturnType<typeof recorder>, dsts: string[]): Promise<Set<string>> {
+      const base = rec.frames.length;
+      const marker = 0xfffff000 + base;
+      const frames = dsts.map((d, i) => frame(d, KSRC, i));
+      frames.push(frame(BCAST, KSRC, marker));
+      await ns.sendRawFrames('tl0', frames.map(hex));
+      await waitFor('the broadcast marker', () => rec.frames.slice(base).some((f) => tagOf(f) === marker));
+      return new Set(rec.frames.slice(base).filter((f) => tagOf(f) !== marker).map((f) => dsts[tagOf(f)]));
+    }
+
+    it('exact addresses: an unlisted group is dropped (tx_dropped counts it), a listed one passes', () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0' }, async (tap) => {
+          const rec = recorder();
+          tap.start(rec.handlers);
+          tap.setFilter({ promisc: false, allmulti: false, addrs: [OWN, BCAST] });
+          const k0 = await ns.linkStats('tl0');
+          const d0 = tap.stats().drops;
+          let got = await probe(ns, rec, [GROUP, '02:00:5e:10:00:01']);
+          expect(got.has(GROUP)).toBe(false);
+          expect(got.has('02:00:5e:10:00:01')).toBe(true);
+          const k1 = await ns.linkStats('tl0');
+          expect(k1.txDropped - k0.txDropped).toBeGreaterThanOrEqual(1);
+          expect(tap.stats().drops - d0).toBeGreaterThanOrEqual(1);
+          expect(tap.stats().drops).toBe(k1.txDropped);
+
+          tap.setFilter({ promisc: false, allmulti: false, addrs: [OWN, BCAST, mac(GROUP)] });
+          got = await probe(ns, rec, [GROUP, '01:00:5e:01:02:04']);
+          expect(got.has(GROUP)).toBe(true);
+          expect(got.has('01:00:5e:01:02:04')).toBe(false);
+        }),
+      ));
+
+    it('more than 8 addresses: the rest go to the 64-bin hash', () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0' }, async (tap) => {
+          const rec = recorder();
+          tap.start(rec.handlers);
+          const groups = Array.from({ length: 10 }, (_, i) => `01:00:5e:01:03:${(i + 1).toString(16).padStart(2, '0')}`);
+          // own + broadcast + 6 groups are exact; groups[6..9] are hashed.
+          const hashed = groups.slice(6);
+          const bins = new Set(hashed.map((g) => etherCrcBin(mac(g))));
+          let outsider = '';
+          for (let i = 0x10; i < 0xff && !outsider; i++) {
+            const g = `01:00:5e:01:04:${i.toString(16)}`;
+            if (!bins.has(etherCrcBin(mac(g)))) outsider = g;
+          }
+          tap.setFilter({ promisc: false, allmulti: false, addrs: [OWN, BCAST, ...groups.map(mac)] });
+          const got = await probe(ns, rec, [groups[0], hashed[0], hashed[3], outsider]);
+          expect(got.has(groups[0])).toBe(true);
+          expect(got.has(hashed[0])).toBe(true);
+          expect(got.has(hashed[3])).toBe(true);
+          expect(got.has(outsider)).toBe(false);
+        }),
+      ));
+
+    it('allmulti passes every multicast frame but not foreign unicast; promisc passes everything', () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0' }, async (tap) => {
+          const rec = recorder();
+          tap.start(rec.handlers);
+          const other = '02:00:5e:10:00:77';
+          tap.setFilter({ promisc: false, allmulti: true, addrs: [OWN, BCAST] });
+          let got = await probe(ns, rec, [GROUP, '01:00:5e:7f:00:01', '33:33:00:00:00:99', other]);
+          expect([...got].sort()).toEqual([GROUP, '01:00:5e:7f:00:01', '33:33:00:00:00:99'].sort());
+          tap.setFilter({ promisc: true, allmulti: false, addrs: [OWN, BCAST] });
+          got = await probe(ns, rec, [GROUP, other]);
+          expect(got.has(GROUP) && got.has(other)).toBe(true);
+        }),
+      ));
+  });
+
+  it('deleting the TAP under an open device reports linkState(false, ENXIO) and does not crash', () =>
+    withNetns(async (ns) => {
+      const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true });
+      try {
+        const rec = recorder();
+        tap.start(rec.handlers);
+        await ns.exec('ip', ['link', 'del', 'tl0']);
+        await waitFor('linkState(false)', () => rec.links.length > 0);
+        await sleep(50);
+        expect(rec.links).toHaveLength(1);
+        const { up, error } = rec.links[0];
+        expect(up).toBe(false);
+        expect(error).toBeInstanceOf(KernError);
+        expect(error!.code).toBe('ENXIO');
+        expect(error!.message).toMatch(/tl0: the TAP device was deleted/);
+        expect(error!.message).toMatch(/EBADFD/);
+        expect(tap.linkUp()).toBe(false);
+        const { buf, lengths, slotSize } = pack([frame(BCAST, KSRC, 1)]);
+        expectKernError(() => tap.transmit(buf, slotSize, 0, lengths, 1), 'ENXIO', /deleted/);
+        expectKernError(() => tap.setFilter({ promisc: true, allmulti: false, addrs: [] }), 'ENXIO');
+        expect(() => tap.stats()).not.toThrow();
+      } finally {
+        tap.close();
+        tap.close();
+      }
+    }));
+
+  it('attach: opens an existing persistent TAP, leaves it in place on close; a missing one is ENXIO and is not created', () =>
+    withNetns(async (ns) => {
+      const e = expectKernError(() => TapDevice.open({ name: 'nosuch0', netns: ns.path, attach: true }), 'ENXIO');
+      expect(e.message).toMatch(/no interface named "nosuch0" exists/);
+      expect(await ns.hasLink('nosuch0')).toBe(false);
+
+      await ns.exec('ip', ['tuntap', 'add', 'dev', 'tlp0', 'mode', 'tap']);
+      await withTap(ns, { name: 'tlp0', attach: true }, async (tap) => {
+        expect(tap.name).toBe('tlp0');
+        const cap = ns.capture('tlp0', { count: 1, etherType: ETYPE });
+        await cap.ready;
+        const f = frame(BCAST, KSRC, 7);
+        const { buf, lengths, slotSize } = pack([f]);
+        expect(tap.transmit(buf, slotSize, 0, lengths, 1)).toBe(1);
+        expect(await cap.frames).toEqual([hex(f)]);
+      });
+      expect(await ns.hasLink('tlp0')).toBe(true);
+    }));
+
+  it('EBUSY for a name held by an open TAP (create or attach), EBUSY/EINVAL for other devices, nothing half created', () =>
+    withNetns(async (ns) => {
+      const links = async () =>
+        (JSON.parse((await ns.exec('ip', ['-j', 'link', 'show'])).stdout) as Array<{ ifname: string }>)
+          .map((l) => l.ifname)
+          .sort();
+      await withTap(ns, { name: 'tl0' }, async () => {
+        const before = await links();
+        let e = expectKernError(() => TapDevice.open({ name: 'tl0', netns: ns.path }), 'EBUSY');
+        expect(e.message).toMatch(/tl0: an interface of that name already exists/);
+        e = expectKernError(() => TapDevice.open({ name: 'tl0', netns: ns.path, attach: true }), 'EBUSY');
+        expect(e.message).toMatch(/already open elsewhere/);
+        expect(await links()).toEqual(before);
+      });
+      await ns.exec('ip', ['link', 'add', 'tld0', 'type', 'dummy']);
+      const before = await links();
+      expectKernError(() => TapDevice.open({ name: 'tld0', netns: ns.path }), 'EBUSY');
+      expectKernError(() => TapDevice.open({ name: 'tld0', netns: ns.path, attach: true }), 'EINVAL', /not a TAP/);
+      expect(await links()).toEqual(before);
+    }));
+
+  it('close() is idempotent and later calls fail cleanly', () =>
+    withNetns(async (ns) => {
+      const tap = TapDevice.open({ name: 'tl0', netns: ns.path });
+      tap.close();
+      tap.close();
+      expect(tap.linkUp()).toBe(false);
+      expect(await ns.hasLink('tl0')).toBe(false);
+      const { buf, lengths, slotSize } = pack([frame(BCAST, KSRC, 1)]);
+      expectKernError(() => tap.transmit(buf, slotSize, 0, lengths, 1), 'EBADF');
+      expect(isKernError(expectKernError(() => tap.start(recorder().handlers), 'EBADF'))).toBe(true);
+    }));
+
+  it('the namespace switch is per call: this process stays in its own namespace', () =>
+    withNetns(async (ns) => {
+      const mine = (await import('node:fs')).readlinkSync('/proc/thread-self/ns/net');
+      await withTap(ns, { name: 'tl0' }, async () => {
+        expect((await import('node:fs')).readlinkSync('/proc/thread-self/ns/net')).toBe(mine);
+      });
+      expectKernError(() => TapDevice.open({ name: 'nosuch0', netns: ns.path, attach: true }), 'ENXIO');
+      expect((await import('node:fs')).readlinkSync('/proc/thread-self/ns/net')).toBe(mine);
+    }));
+});
