@@ -193,6 +193,10 @@ static void tap_close(tap_t *t, int in_teardown) {
   }
   uv_close((uv_handle_t *)&t->poll, on_poll_closed);
 #ifdef HAVE_LIBURING
+  /* A registered file is a reference the ring holds on the TAP, and ring
+   * teardown is asynchronous; unregister first so that the device is gone
+   * when close() returns, not some milliseconds later. */
+  if (t->use_uring && t->uring_fixed) io_uring_unregister_files(&t->ring);
   if (t->use_uring) io_uring_queue_exit(&t->ring);
   t->use_uring = 0;
 #endif
@@ -536,6 +540,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     if (nsfd >= 0) close(nsfd);
     free(t);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) throw_os(env, ENOMEM, "allocating the input arena");
     return NULL;
   }
   t->arena = adata;

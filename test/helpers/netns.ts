@@ -111,7 +111,7 @@ function newName(): string {
 function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -119,8 +119,8 @@ function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecR
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}`));
@@ -133,7 +133,10 @@ function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecR
         reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${stderr.trim()}`));
       else resolve(res);
     });
-    child.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => {}); // a command that exits without reading must not crash the test run
+      child.stdin.end(opts.input);
+    }
   });
 }
 

@@ -194,6 +194,20 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
         }),
       ));
 
+    it(`a batch larger than the io_uring ring is written whole (ioUring: ${ioUring})`, () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0', ioUring, batch: 64 }, async (tap) => {
+          const n = 1000;
+          const frames = Array.from({ length: n }, (_, i) => frame(BCAST, KSRC, i));
+          const { buf, lengths, slotSize } = pack(frames);
+          const before = await ns.linkStats('tl0');
+          expect(tap.transmit(buf, slotSize, 0, lengths, n)).toBe(n);
+          const after = await ns.linkStats('tl0');
+          expect(after.rxPackets - before.rxPackets).toBe(n);
+          expect(after.rxBytes - before.rxBytes).toBe(n * 60);
+        }),
+      ));
+
     it(`a frame the kernel refuses (runt) is skipped, the rest of the batch goes out in order (ioUring: ${ioUring})`, () =>
       withNetns(async (ns) =>
         withTap(ns, { name: 'tl0', ioUring }, async (tap) => {
@@ -374,7 +388,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
         expect(e.message).toMatch(/already open elsewhere/);
         expect(await links()).toEqual(before);
       });
-      await ns.exec('ip', ['link', 'add', 'tld0', 'type', 'dummy']);
+      await ns.exec('ip', ['link', 'add', 'tld0', 'type', 'bridge']);
       const before = await links();
       expectKernError(() => TapDevice.open({ name: 'tld0', netns: ns.path }), 'EBUSY');
       expectKernError(() => TapDevice.open({ name: 'tld0', netns: ns.path, attach: true }), 'EINVAL', /not a TAP/);

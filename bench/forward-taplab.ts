@@ -1,0 +1,43 @@
+/**
+ * taplab's side of the forwarding benchmark, run inside the benchmark's
+ * network namespace: a host with two Ethernet interfaces on two persistent
+ * TAPs; a handler registered on EtherType 0x88b5 sends every frame that
+ * arrives on the first interface out of the second, through the full path
+ * (TapDevice -> ether_input -> handler -> ether_output -> if_snd -> if_start
+ * -> TapDevice), counters on.
+ * Usage: forward-taplab IN OUT [--no-io-uring]
+ */
+import { RealScheduler } from '../src/kern/clock.js';
+import { Host } from '../src/host.js';
+import { TapDevice } from '../src/driver/tap.js';
+import { ETHERTYPE_EXP1, ether_output } from '../src/l2/ether.js';
+import { sockaddrDl, parseMac } from '../src/driver/sockaddr.js';
+
+const [inName, outName] = process.argv.slice(2);
+const ioUring = !process.argv.includes('--no-io-uring');
+const sched = new RealScheduler(true);
+const host = new Host('fwd', sched);
+const devIn = TapDevice.open({ name: inName, attach: true, ioUring });
+const devOut = TapDevice.open({ name: outName, attach: true, ioUring });
+const ifIn = host.addEther(devIn, { name: 'em0', mac: '02:00:00:00:aa:01' });
+const ifOut = host.addEther(devOut, { name: 'em1', mac: '02:00:00:00:aa:02' });
+const dst = sockaddrDl(parseMac('02:00:00:00:bb:01')!);
+
+host.registerEthertype(ETHERTYPE_EXP1, (ifp, buf, off, len) => {
+  if (ifp === ifIn) ether_output(ifOut, buf, off, len, dst, ETHERTYPE_EXP1);
+});
+
+process.stdout.write(`ready ${devOut.ioUring ? 'io_uring' : 'write'}\n`);
+const stop = () => {
+  const d = (i: typeof ifIn) => ({
+    ipackets: i.if_data.ifi_ipackets,
+    opackets: i.if_data.ifi_opackets,
+    oqdrops: i.if_data.ifi_oqdrops,
+  });
+  process.stdout.write(`${JSON.stringify({ in: d(ifIn), out: d(ifOut) })}\n`);
+  host.destroy();
+  sched.shutdown();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

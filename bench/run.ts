@@ -1,0 +1,181 @@
+/**
+ * npm run bench: taplab's benchmarks. Every number is printed beside a
+ * reference measured in the same run, as a ratio:
+ *
+ *  - forwarding: frames per second through the full ifnet path between two
+ *    TAPs, against a plain C forwarder (blocking read/write, one frame per
+ *    call), on the same private-namespace topology, for 64- and 1514-byte
+ *    frames. Target: >= 1.0x the C reference at 64 bytes.
+ *  - filter: per-frame receive cost with 10,000 joined groups against 1.
+ *    Target: within 10%.
+ *
+ * Options: --quick (shorter runs), --only filter|forward.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { filterCost } from './filter-cost.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const out = join(here, 'out');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+
+function line(s: string) {
+  process.stdout.write(`${s}\n`);
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s[s.length >> 1];
+}
+
+function fmtRate(fps: number): string {
+  return fps >= 1e6 ? `${(fps / 1e6).toFixed(2)}M` : `${(fps / 1e3).toFixed(0)}k`;
+}
+
+// ---------------------------------------------------------------- filter
+function benchFilter() {
+  const r = filterCost(quick ? 5 : 9, quick ? 500 : 2000);
+  const verdict = r.ratio <= 1.1 ? 'ok' : 'MISSED';
+  line(
+    `filter   per-frame receive cost: 1 group ${r.one.toFixed(1)} ns, 10,000 groups ${r.many.toFixed(1)} ns, ` +
+      `ratio ${r.ratio.toFixed(3)}x (target <= 1.10x) ${verdict}`,
+  );
+}
+
+// ---------------------------------------------------------------- forwarding
+function canForward(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (CAP_NET_ADMIN) for TAPs and namespaces; run `sudo npm run bench`';
+  if (spawnSync('ip', ['-V']).status !== 0) return 'needs iproute2 (`ip`)';
+  if (spawnSync('gcc', ['--version']).status !== 0) return 'needs gcc for the C reference';
+  if (!existsSync(join(root, 'build/Release/taplab_tap.node'))) return 'the native TAP addon is not built (`npm run build:native`)';
+  return undefined;
+}
+
+function ip(...a: string[]): string {
+  return execFileSync('ip', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function waitReady(p: ChildProcess, what: string, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${what} did not become ready in ${timeoutMs} ms: ${buf}`)), timeoutMs);
+    p.stdout!.on('data', (d) => {
+      buf += d;
+      const m = /ready[^\n]*\n/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[0].trim());
+      }
+    });
+    p.stderr!.on('data', (d) => (buf += d));
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited with ${code} before it was ready: ${buf}`));
+    });
+  });
+}
+
+function stopChild(p: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+async function benchForward() {
+  const why = canForward();
+  if (why) {
+    line(`forward  skipped: ${why}`);
+    return;
+  }
+  mkdirSync(out, { recursive: true });
+  for (const prog of ['gen', 'ref_forward'])
+    execFileSync('gcc', ['-O2', '-Wall', '-o', join(out, prog), join(here, 'c', `${prog}.c`)]);
+
+  const ns = `taplab-bench-${process.pid}`;
+  const inNs = (...a: string[]) => ['netns', 'exec', ns, ...a];
+  const cleanup = () => {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    ip('netns', 'add', ns);
+    execFileSync('ip', inNs('sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'));
+    for (const t of ['tA', 'tB']) {
+      ip('-n', ns, 'tuntap', 'add', 'dev', t, 'mode', 'tap');
+      ip('-n', ns, 'link', 'set', t, 'up');
+    }
+    const rxB = () => Number(execFileSync('ip', inNs('cat', '/sys/class/net/tB/statistics/rx_packets'), { encoding: 'utf8' }));
+    const seconds = quick ? 1 : 2;
+    const pairs = quick ? 2 : 3;
+
+    type Candidate = { name: string; cmd: string[] };
+    const candidates: Candidate[] = [
+      { name: 'C', cmd: [join(out, 'ref_forward'), 'tA', 'tB'] },
+      { name: 'taplab', cmd: [process.execPath, '--import', 'tsx', join(here, 'forward-taplab.ts'), 'tA', 'tB'] },
+      { name: 'taplab-write', cmd: [process.execPath, '--import', 'tsx', join(here, 'forward-taplab.ts'), 'tA', 'tB', '--no-io-uring'] },
+    ];
+
+    async function measure(c: Candidate, size: number): Promise<{ fps: number; mode: string }> {
+      const p = spawn('ip', inNs(...c.cmd), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        const ready = await waitReady(p, c.name);
+        const before = rxB();
+        const g = spawnSync('ip', inNs(join(out, 'gen'), 'tA', String(size), String(seconds), '02:00:00:00:aa:01'), {
+          encoding: 'utf8',
+          timeout: (seconds + 10) * 1000,
+        });
+        if (g.status !== 0) throw new Error(`generator failed: ${g.stderr}`);
+        const after = rxB();
+        return { fps: (after - before) / seconds, mode: ready.replace(/^ready ?/, '') };
+      } finally {
+        await stopChild(p);
+      }
+    }
+
+    for (const size of [64, 1514]) {
+      const rates: Record<string, number[]> = {};
+      let mode = '';
+      for (let i = 0; i < pairs; i++) {
+        const order = i % 2 ? [...candidates].reverse() : candidates;
+        for (const c of order) {
+          const r = await measure(c, size);
+          (rates[c.name] ??= []).push(r.fps);
+          if (c.name === 'taplab') mode = r.mode;
+        }
+      }
+      const cRef = median(rates.C);
+      const ours = median(rates.taplab);
+      const plain = median(rates['taplab-write']);
+      const target = size === 64 ? (ours / cRef >= 1.0 ? ' ok' : ' MISSED') : '';
+      line(
+        `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(ours)} fps (${mode} writes), C reference ${fmtRate(cRef)} fps, ` +
+          `ratio ${(ours / cRef).toFixed(2)}x${size === 64 ? ' (target >= 1.00x)' : ''}${target}; ` +
+          `taplab with write() ${fmtRate(plain)} fps, ${(plain / cRef).toFixed(2)}x`,
+      );
+    }
+  } finally {
+    cleanup();
+  }
+}
+
+line(`taplab bench (${new Date().toISOString()}, node ${process.version})`);
+if (!only || only === 'filter') benchFilter();
+if (!only || only === 'forward') await benchForward();
