@@ -99,6 +99,8 @@ async function benchForward() {
     return;
   }
   mkdirSync(out, { recursive: true });
+  // taplab runs as compiled JavaScript, as the installed `taplab` command does.
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.bench.json')], { stdio: 'inherit' });
   for (const prog of ['gen', 'ref_forward'])
     execFileSync('gcc', ['-O2', '-Wall', '-o', join(out, prog), join(here, 'c', `${prog}.c`)]);
 
@@ -129,8 +131,8 @@ async function benchForward() {
     type Candidate = { name: string; cmd: string[] };
     const candidates: Candidate[] = [
       { name: 'C', cmd: [join(out, 'ref_forward'), 'tA', 'tB'] },
-      { name: 'taplab', cmd: [process.execPath, '--import', 'tsx', join(here, 'forward-taplab.ts'), 'tA', 'tB'] },
-      { name: 'taplab-write', cmd: [process.execPath, '--import', 'tsx', join(here, 'forward-taplab.ts'), 'tA', 'tB', '--no-io-uring'] },
+      { name: 'taplab', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB'] },
+      { name: 'taplab-write', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-io-uring'] },
     ];
 
     async function measure(c: Candidate, size: number): Promise<{ fps: number; mode: string }> {

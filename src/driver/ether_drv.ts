@@ -53,6 +53,10 @@ export interface EtherIfOptions {
 export interface EtherSoftc extends EtherCom {
   device: EtherDevice;
   started: boolean;
+  /** A start is already deferred to the end of the current receive batch. */
+  startPending: boolean;
+  /** What the netisr calls at the end of the batch. */
+  startable: { startDeferred(): void };
 }
 
 export function etherSoftc(ifp: Ifnet): EtherSoftc {
@@ -101,6 +105,13 @@ export function ether_create(vnet: Vnet & { random: Random }, device: EtherDevic
     filter: new RxFilter(opts.filter ?? TAP_FILTER),
     device,
     started: false,
+    startPending: false,
+    startable: {
+      startDeferred() {
+        softc.startPending = false;
+        ifp.if_start(ifp);
+      },
+    },
   };
   ifp.if_softc = softc;
   ifp.if_mtu = mtu;
@@ -178,22 +189,15 @@ function handlersFor(ifp: Ifnet): DeviceHandlers {
  */
 function ether_drv_start(ifp: Ifnet): void {
   if ((ifp.if_drv_flags & (IFF_DRV_RUNNING | IFF_DRV_OACTIVE)) !== IFF_DRV_RUNNING) return;
-  const vnet = ifp.if_vnet;
-  if (vnet && vnet.netisr.inBatch) {
-    vnet.netisr.defer(startable(ifp));
+  const sc = ifp.if_softc as EtherSoftc;
+  if (sc.startPending) return;
+  const netisr = ifp.if_vnet?.netisr;
+  if (netisr && netisr.inBatch) {
+    sc.startPending = true;
+    netisr.defer(sc.startable);
     return;
   }
   drain(ifp);
-}
-
-const startables = new WeakMap<Ifnet, { startDeferred(): void }>();
-function startable(ifp: Ifnet): { startDeferred(): void } {
-  let s = startables.get(ifp);
-  if (!s) {
-    s = { startDeferred: () => ifp.if_start(ifp) };
-    startables.set(ifp, s);
-  }
-  return s;
 }
 
 function drain(ifp: Ifnet): void {

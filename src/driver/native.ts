@@ -85,7 +85,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The addon's path: build/ at the package root (from src/driver or dist/driver). */
 export function addonPath(): string {
   let dir = here;
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 6; i++) {
     const p = join(dir, 'build', 'Release', 'taplab_tap.node');
     if (existsSync(p)) return p;
     dir = dirname(dir);

@@ -245,9 +245,21 @@ export function ether_output_frame(
   }
   const out = q.buf;
   etherWriteHeader(out, at, dst, dstOff, (ifp.if_softc as EtherCom).mac, etype);
-  out.set(len === buf.length && off === 0 ? buf : buf.subarray(off, off + len), at + ETHER_HDR_LEN);
+  copyBytes(out, at + ETHER_HDR_LEN, buf, off, len);
   ifp.if_start(ifp);
   return 0;
+}
+
+/**
+ * Copy len bytes. Small copies go byte by byte: for a minimum-size frame that
+ * is cheaper than making the subarray view TypedArray.set needs.
+ */
+export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number): void {
+  if (len <= 256) {
+    for (let i = 0; i < len; i++) dst[at + i] = src[off + i];
+  } else {
+    dst.set(src.subarray(off, off + len), at);
+  }
 }
 
 /**
