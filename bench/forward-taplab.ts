@@ -15,10 +15,13 @@ import { sockaddrDl, parseMac } from '../src/driver/sockaddr.js';
 
 const [inName, outName] = process.argv.slice(2);
 const ioUring = !process.argv.includes('--no-io-uring');
+const optNum = (k: string) => (process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : undefined);
+const batch = optNum('--batch');
+const slotSize = optNum('--slot');
 const sched = new RealScheduler(true);
 const host = new Host('fwd', sched);
-const devIn = TapDevice.open({ name: inName, attach: true, ioUring });
-const devOut = TapDevice.open({ name: outName, attach: true, ioUring });
+const devIn = TapDevice.open({ name: inName, attach: true, ioUring, batch, slotSize });
+const devOut = TapDevice.open({ name: outName, attach: true, ioUring, batch, slotSize });
 const ifIn = host.addEther(devIn, { name: 'em0', mac: '02:00:00:00:aa:01' });
 const ifOut = host.addEther(devOut, { name: 'em1', mac: '02:00:00:00:aa:02' });
 const dst = sockaddrDl(parseMac('02:00:00:00:bb:01')!);

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef HAVE_LIBURING
@@ -644,9 +645,22 @@ static int write_plain(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t fir
 }
 
 #ifdef HAVE_LIBURING
-/* The SQEs of one chunk are linked so that they run in order and a failure
- * (EAGAIN, short write) cancels the rest: "accepted" is then an exact prefix
- * and nothing after it was sent. */
+/* The SQEs of one chunk are NOT linked: a link makes the kernel issue each
+ * write from task work after the previous one completes, which cost more than
+ * the plain write() loop. Unlinked SQEs submitted in one io_uring_enter are
+ * still issued in submission order, inline, by this thread. RWF_NOWAIT (and
+ * the fd's O_NONBLOCK) make a write that cannot proceed complete at once with
+ * -EAGAIN instead of being retried later by the kernel, so a frame is
+ * written at most once and never after the frames behind it.
+ *
+ * What is lost without the link is the guarantee that a failure stops the
+ * rest of the chunk: frame k may fail while k+1.. went out. The device
+ * contract says "accepted" is a prefix and the unaccepted frames were not
+ * sent, so: accepted runs to the last frame the kernel took (or refused on
+ * its own, like write_plain's per-frame errors); a frame inside that prefix
+ * that failed cannot be sent again without reordering, so it is dropped and
+ * counted in tx_errors; the failure right after the prefix decides what the
+ * caller hears (EAGAIN = back-pressure, anything else = an error). */
 static int write_uring(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t first, const uint32_t *lens,
                        uint32_t count, uint32_t *accepted) {
   int32_t *res = t->res;
@@ -659,43 +673,53 @@ static int write_uring(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t fir
       struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
       uint32_t idx = first + done + k;
       io_uring_prep_write(sqe, t->uring_fixed ? 0 : t->fd, buf + (size_t)idx * slot, lens[idx], 0);
-      sqe->flags |= (t->uring_fixed ? IOSQE_FIXED_FILE : 0) | (k + 1 < chunk ? IOSQE_IO_LINK : 0);
+      sqe->rw_flags = RWF_NOWAIT;
+      if (t->uring_fixed) sqe->flags |= IOSQE_FIXED_FILE;
       sqe->user_data = k;
     }
-    /* One enter for the whole chunk: it submits, runs the chain and waits
-     * for every completion (a cancelled SQE completes too). */
+    /* One enter for the whole chunk: it submits and waits for every completion. */
     int r;
     do r = io_uring_submit_and_wait(&t->ring, chunk);
     while (r == -EINTR);
     if (r < 0) return -r;
     for (uint32_t got = 0; got < chunk;) {
       struct io_uring_cqe *cqe;
-      r = io_uring_wait_cqe(&t->ring, &cqe);
-      if (r == -EINTR) continue;
-      if (r < 0) return -r;
-      res[cqe->user_data] = cqe->res;
-      io_uring_cqe_seen(&t->ring, cqe);
-      got++;
-    }
-    uint32_t k = 0;
-    for (; k < chunk; k++) {
-      int32_t v = res[k];
-      if (v == (int32_t)lens[first + done + k]) continue;
-      if (v == -ECANCELED) break; /* a bad frame before it broke the chain: resubmit from here */
-      if (v >= 0 || v == -EAGAIN || v == -ENOBUFS) {
-        *accepted += k;
-        return EAGAIN;
+      unsigned head, seen = 0;
+      io_uring_for_each_cqe(&t->ring, head, cqe) {
+        res[cqe->user_data] = cqe->res;
+        seen++;
       }
-      if (!per_frame_error(-v)) {
-        *accepted += k;
-        return -v;
+      io_uring_cq_advance(&t->ring, seen);
+      got += seen;
+      if (got < chunk && !seen) {
+        r = io_uring_wait_cqe(&t->ring, &cqe);
+        if (r < 0 && r != -EINTR) return -r;
       }
-      t->tx_errors++;
-      k++;
-      break;
     }
-    *accepted += k;
-    done += k;
+    /* taken = frames up to and including the last one the kernel is done with. */
+    uint32_t taken = 0;
+    for (uint32_t k = chunk; k > 0; k--) {
+      int32_t v = res[k - 1];
+      if (v >= 0 || per_frame_error(-v)) {
+        taken = k;
+        break;
+      }
+    }
+    for (uint32_t k = 0; k < taken; k++)
+      if (res[k] != (int32_t)lens[first + done + k]) t->tx_errors++; /* refused, short, or a hole */
+    *accepted += taken;
+    done += taken;
+    if (taken < chunk) {
+      int e = -res[taken];
+      if (e == EOPNOTSUPP) {
+        /* This kernel cannot do RWF_NOWAIT writes on a TAP: nothing of the
+         * rest was written; continue with write() for good. */
+        t->use_uring = 0;
+        snprintf(t->uring_note, sizeof t->uring_note, "io_uring without RWF_NOWAIT on TAPs: using write()");
+        return write_plain(t, buf, slot, first + done, lens, count - done, accepted);
+      }
+      return e == EAGAIN || e == ENOBUFS ? EAGAIN : e;
+    }
   }
   return 0;
 }

@@ -11,10 +11,17 @@ import type { EtherDevice } from './driver/device.js';
 import { ether_create, ether_destroy, type EtherIfOptions } from './driver/ether_drv.js';
 import { type EtherInputHandler, type Ifnet, IfnetTable, type Vnet, ifioctl, type IfReq, checkIfName } from './driver/ifnet.js';
 import { loop_create } from './driver/if_loop.js';
+import { Inet } from './inet/inet.js';
 
 export interface HostOptions {
   /** Seed for this host's randomness (default derived from the name). */
   seed?: number;
+  /**
+   * Attach the Internet protocols (default true). A bare host (false) has
+   * only the interface layer and Ethernet: for tests of that layer and for
+   * benchmarks that register their own EtherType.
+   */
+  inet?: boolean;
 }
 
 export class Host implements Vnet {
@@ -23,6 +30,7 @@ export class Host implements Vnet {
   readonly ethertypes = new Map<number, EtherInputHandler>();
   readonly random: Random;
   readonly lo0: Ifnet;
+  private readonly inetOrNone: Inet | undefined;
 
   constructor(
     readonly name: string,
@@ -33,6 +41,13 @@ export class Host implements Vnet {
       throw kerr('EINVAL', `host name "${name}" must start with a letter and use at most 32 letters, digits, '-' or '_'`);
     this.random = new Random(opts.seed ?? hashName(name));
     this.lo0 = loop_create(this);
+    this.inetOrNone = opts.inet === false ? undefined : new Inet(this);
+  }
+
+  /** IPv4, IPv6, ARP, ND, ICMP, UDP sockets and multicast membership. */
+  get inet(): Inet {
+    if (!this.inetOrNone) throw kerr('EAFNOSUPPORT', `host ${this.name} was created without the Internet protocols`);
+    return this.inetOrNone;
   }
 
   /** Attach an Ethernet interface on a device (a TapDevice or a SegmentPort). */

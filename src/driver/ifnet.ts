@@ -194,6 +194,8 @@ export class Ifnet {
   if_rxfiltered = 0;
   /** The last error a device reported (e.g. the TAP was deleted), for tools. */
   if_lasterror: KernError | undefined;
+  /** Per-address-family state (if_afdata[AF_INET], if_afdata[AF_INET6]), owned by the protocols. */
+  readonly if_afdata: Record<number, unknown> = {};
 
   // Function members (ifnet(9)).
   if_input: (ifp: Ifnet, buf: Uint8Array, off: number, len: number) => void = () => {};

@@ -33,6 +33,8 @@ export const ERRNO = {
   ETIMEDOUT: 60,
   EHOSTUNREACH: 65,
   ENAMETOOLONG: 63,
+  ETOOMANYREFS: 59,
+  EHOSTDOWN: 64,
 } as const;
 
 export type ErrnoName = keyof typeof ERRNO;

@@ -15,8 +15,8 @@ export function vlab(seed = 1) {
     segment(opts: SegmentOptions = {}) {
       return new Segment(sched, random.fork(), opts);
     },
-    host(name: string) {
-      return new Host(name, sched, { seed: random.u32() });
+    host(name: string, opts: { inet?: boolean } = {}) {
+      return new Host(name, sched, { seed: random.u32(), ...opts });
     },
     attach(host: Host, seg: Segment, opts: EtherIfOptions = {}): Ifnet {
       return host.addEther(seg.port(`${host.name}.${opts.name ?? 'em'}`), opts);

@@ -47,7 +47,7 @@ const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 async function hostOnTap(ns: Netns) {
   await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
   const sched = new RealScheduler();
-  const host = new Host('h1', sched);
+  const host = new Host('h1', sched, { inet: false });
   const tap = TapDevice.open({ name: 'tap0', netns: ns.path, up: true });
   const em0 = host.addEther(tap, { name: 'em0', mac: HOST_MAC });
   const got: number[] = [];

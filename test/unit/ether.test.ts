@@ -64,7 +64,7 @@ const PEER = '02:00:00:00:00:02';
 
 function fakeHost() {
   const L = vlab();
-  const h = L.host('h1');
+  const h = L.host('h1', { inet: false });
   const dev = new FakeDevice();
   const ifp = h.addEther(dev, { name: 'em0', mac: ME });
   return { L, h, dev, ifp };
@@ -172,7 +172,7 @@ describe('ether_output, if_snd and if_start', () => {
 
   it('under back-pressure sets IFF_DRV_OACTIVE, queues up to ifq_maxlen, drops the rest, resumes on writable', () => {
     const L = vlab();
-    const h = L.host('h1');
+    const h = L.host('h1', { inet: false });
     const dev = new FakeDevice();
     const ifp = h.addEther(dev, { name: 'em0', mac: ME, sndMaxlen: 8 });
     dev.budget = 2;
@@ -225,8 +225,8 @@ describe('in-memory segment', () => {
   function twoHosts(opts = {}) {
     const L = vlab(7);
     const seg = L.segment(opts);
-    const a = L.host('a');
-    const b = L.host('b');
+    const a = L.host('a', { inet: false });
+    const b = L.host('b', { inet: false });
     const ia = L.attach(a, seg, { name: 'em0', mac: '02:00:00:00:0a:01' });
     const ib = L.attach(b, seg, { name: 'em0', mac: '02:00:00:00:0b:01' });
     return { L, seg, a, b, ia, ib };
@@ -292,7 +292,7 @@ describe('in-memory segment', () => {
 describe('loopback', () => {
   it('delivers its output back to the host and counts both directions', () => {
     const L = vlab();
-    const h = L.host('h1');
+    const h = L.host('h1', { inet: false });
     const got: number[] = [];
     h.registerEthertype(0x0800, (ifp: Ifnet, buf, off, len, m) => got.push(len, m, ifp.if_index));
     const dgram = new Uint8Array(28);

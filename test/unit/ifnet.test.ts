@@ -65,7 +65,7 @@ function errCode(fn: () => unknown): string {
 function setup() {
   const L = vlab();
   const seg = L.segment();
-  const h = L.host('h1');
+  const h = L.host('h1', { inet: false });
   const port = seg.port('h1.em0');
   const filters: HwFilter[] = [];
   const orig = port.setFilter.bind(port);

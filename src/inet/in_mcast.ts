@@ -1,0 +1,193 @@
+/**
+ * Multicast group membership state shared by IPv4 and IPv6 (FreeBSD's
+ * in_mcast.c / in6_mcast.c, RFC 3678's source-filter model):
+ *
+ *  - SockFilter (in_mfilter): one socket's filter for one group on one
+ *    interface: a mode (INCLUDE or EXCLUDE) and a source list.
+ *  - InMulti (in_multi / in6_multi): the interface's state for the group,
+ *    merged from every listener's filter as RFC 3376 §3.2 and RFC 3810 §4.2
+ *    (RFC 9776/9777) define it, kept as t0 (committed: what the group
+ *    protocol last reported) and t1 (pending). The group protocol reads the
+ *    difference between them (stateChangeRecords) and commits.
+ *
+ * Addresses are byte arrays; sources are keyed by their hex text.
+ */
+import { kerr } from '../kern/errno.js';
+
+export const MCAST_UNDEFINED = 0;
+export const MCAST_INCLUDE = 1;
+export const MCAST_EXCLUDE = 2;
+export type FilterMode = typeof MCAST_INCLUDE | typeof MCAST_EXCLUDE;
+
+/** FreeBSD's defaults: net.inet.ip.mcast.maxsocksrc and maxgrpsrc. */
+export const MCAST_MAXSOCKSRC = 128;
+export const MCAST_MAXGRPSRC = 512;
+
+export function addrKey(a: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < a.length; i++) s += (a[i] < 16 ? '0' : '') + a[i].toString(16);
+  return s;
+}
+
+/** A filter state: a mode and the sources "in mode" (included or excluded). */
+export interface FilterState {
+  mode: typeof MCAST_UNDEFINED | FilterMode;
+  /** Sources by key. */
+  sources: Map<string, Uint8Array>;
+}
+
+export function emptyState(): FilterState {
+  return { mode: MCAST_UNDEFINED, sources: new Map() };
+}
+
+function copyState(s: FilterState): FilterState {
+  return { mode: s.mode, sources: new Map(s.sources) };
+}
+
+/** One listener's filter (a socket's, or the stack's own for groups like 224.0.0.1). */
+export class SockFilter {
+  constructor(
+    public mode: FilterMode,
+    public sources: Map<string, Uint8Array> = new Map(),
+  ) {}
+
+  has(src: Uint8Array): boolean {
+    return this.sources.has(addrKey(src));
+  }
+
+  /** Whether a datagram from `src` passes this filter (imo_multi_filter). */
+  admits(src: Uint8Array): boolean {
+    const listed = this.sources.has(addrKey(src));
+    return this.mode === MCAST_INCLUDE ? listed : !listed;
+  }
+}
+
+/**
+ * The RFC 3376 §3.2 merge: EXCLUDE if any listener excludes, with the
+ * intersection of the exclude lists minus the union of the include lists;
+ * otherwise INCLUDE with the union of the include lists. No listeners, or
+ * INCLUDE with no sources: no state (UNDEFINED).
+ */
+export function mergeFilters(listeners: Iterable<SockFilter>): FilterState {
+  const ex: SockFilter[] = [];
+  const inc: SockFilter[] = [];
+  for (const f of listeners) (f.mode === MCAST_EXCLUDE ? ex : inc).push(f);
+  const out = emptyState();
+  if (ex.length) {
+    out.mode = MCAST_EXCLUDE;
+    const [first, ...rest] = ex;
+    for (const [k, a] of first.sources) {
+      if (rest.every((f) => f.sources.has(k)) && !inc.some((f) => f.sources.has(k))) out.sources.set(k, a);
+    }
+    return out;
+  }
+  for (const f of inc) for (const [k, a] of f.sources) out.sources.set(k, a);
+  if (out.sources.size) out.mode = MCAST_INCLUDE;
+  return out;
+}
+
+export type RecordType = 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK';
+
+export interface GroupRecord {
+  type: RecordType;
+  sources: Uint8Array[];
+}
+
+/**
+ * The state-change records for a change of interface state from `from` to
+ * `to` (RFC 3376 §5.1, RFC 9776 §5.1; RFC 3810 §6.1): INCLUDE(A) -> INCLUDE(B)
+ * gives ALLOW(B-A) and BLOCK(A-B); EXCLUDE(A) -> EXCLUDE(B) gives ALLOW(A-B)
+ * and BLOCK(B-A); a mode change gives TO_EX(B) or TO_IN(B). "No state" is
+ * INCLUDE({}). Empty ALLOW/BLOCK records are not sent.
+ */
+export function stateChangeRecords(from: FilterState, to: FilterState): GroupRecord[] {
+  const fm = from.mode === MCAST_EXCLUDE ? MCAST_EXCLUDE : MCAST_INCLUDE;
+  const tm = to.mode === MCAST_EXCLUDE ? MCAST_EXCLUDE : MCAST_INCLUDE;
+  if (fm !== tm) return [{ type: tm === MCAST_EXCLUDE ? 'TO_EX' : 'TO_IN', sources: [...to.sources.values()] }];
+  const aMinusB = [...from.sources].filter(([k]) => !to.sources.has(k)).map(([, a]) => a);
+  const bMinusA = [...to.sources].filter(([k]) => !from.sources.has(k)).map(([, a]) => a);
+  const allow = fm === MCAST_INCLUDE ? bMinusA : aMinusB;
+  const block = fm === MCAST_INCLUDE ? aMinusB : bMinusA;
+  const recs: GroupRecord[] = [];
+  if (allow.length) recs.push({ type: 'ALLOW', sources: allow });
+  if (block.length) recs.push({ type: 'BLOCK', sources: block });
+  return recs;
+}
+
+/** in_multi: the interface's membership of one group. */
+export class InMulti<Ifp = unknown> {
+  readonly listeners = new Set<SockFilter>();
+  /** st[0]: committed (last reported); st[1]: pending (merged now). */
+  readonly st: [FilterState, FilterState] = [emptyState(), emptyState()];
+  /** Protocol-private state (the IGMP/MLD group state machine). */
+  protospec: unknown;
+  /** Link-layer membership released when the last listener goes. */
+  release: (() => void) | undefined;
+  /**
+   * Set by the group protocol while it still has reports to send for a
+   * group nobody listens to any more (FreeBSD keeps such an in_multi on its
+   * leaving list); the stack releases the group when it is cleared.
+   */
+  protospecHolds = false;
+
+  constructor(
+    readonly ifp: Ifp,
+    readonly group: Uint8Array,
+    readonly maxGroupSources = MCAST_MAXGRPSRC,
+  ) {}
+
+  get key(): string {
+    return addrKey(this.group);
+  }
+
+  /** Number of distinct sources any listener names (FreeBSD's inm_nsrc). */
+  recordedSources(extra?: SockFilter): number {
+    const all = new Set<string>();
+    for (const f of this.listeners) for (const k of f.sources.keys()) all.add(k);
+    if (extra) for (const k of extra.sources.keys()) all.add(k);
+    return all.size;
+  }
+
+  /** Recompute t1 from the listeners. Returns whether t1 changed. */
+  merge(): boolean {
+    const next = mergeFilters(this.listeners);
+    const changed = !sameState(next, this.st[1]);
+    this.st[1] = next;
+    return changed;
+  }
+
+  /** The records that take the reported state (t0) to the pending one (t1). */
+  changes(): GroupRecord[] {
+    return stateChangeRecords(this.st[0], this.st[1]);
+  }
+
+  /** t0 := t1 (the group protocol reported the change). */
+  commit(): void {
+    this.st[0] = copyState(this.st[1]);
+  }
+
+  /** The filter mode at t1, as net.inet.ip.mcast.filters exposes it. */
+  get mode(): number {
+    return this.st[1].mode;
+  }
+
+  /** Whether the interface as a whole wants traffic from `src` (t1). */
+  admits(src: Uint8Array): boolean {
+    const s = this.st[1];
+    if (s.mode === MCAST_UNDEFINED) return false;
+    const listed = s.sources.has(addrKey(src));
+    return s.mode === MCAST_INCLUDE ? listed : !listed;
+  }
+}
+
+export function sameState(a: FilterState, b: FilterState): boolean {
+  if (a.mode !== b.mode || a.sources.size !== b.sources.size) return false;
+  for (const k of a.sources.keys()) if (!b.sources.has(k)) return false;
+  return true;
+}
+
+/** Throws ENOBUFS if adding `f` would take the group past its source limit. */
+export function checkGroupLimit(inm: InMulti, f: SockFilter, what: string): void {
+  if (inm.recordedSources(f) > inm.maxGroupSources)
+    throw kerr('ENOBUFS', `${what}: the group would have more than ${inm.maxGroupSources} sources (net.inet.ip.mcast.maxgrpsrc)`);
+}
