@@ -9,12 +9,13 @@
 #   liburing-dev     io_uring batched writes in the TAP addon (optional: the
 #                    addon falls back to a plain write() loop without it)
 #   iproute2         `ip netns` / `ip link` for labs and kernel tests
+#   iputils-ping     the kernel side pings taplab hosts in the integration tests
 #   python3          node-gyp, and the AF_PACKET helpers of the kernel tests
 #   build-essential  make, gcc, g++ for the native addon
 #   pkg-config       build tooling
 set -u
 
-PACKAGES=(liburing-dev iproute2 python3 build-essential pkg-config)
+PACKAGES=(liburing-dev iproute2 iputils-ping python3 build-essential pkg-config)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -16,6 +16,8 @@ export class IfQueue {
 
   /** Slot storage: slot i is buf[i*slotSize, (i+1)*slotSize). */
   buf: Uint8Array;
+  /** The same memory as 32-bit words, for copyBytes' word copies (buf starts at byte 0 of its ArrayBuffer). */
+  buf32: Int32Array;
   /** Length of the frame in each slot. */
   readonly lengths: Uint32Array;
   slotSize: number;
@@ -26,6 +28,7 @@ export class IfQueue {
     this.ifq_maxlen = maxlen;
     this.slotSize = slotSize;
     this.buf = new Uint8Array(maxlen * slotSize);
+    this.buf32 = new Int32Array(this.buf.buffer, 0, this.buf.length >> 2);
     this.lengths = new Uint32Array(maxlen);
   }
 
@@ -102,6 +105,7 @@ export class IfQueue {
     this.ifq_maxlen = maxlen;
     this.slotSize = slotSize;
     this.buf = new Uint8Array(maxlen * slotSize);
+    this.buf32 = new Int32Array(this.buf.buffer, 0, this.buf.length >> 2);
     (this as { lengths: Uint32Array }).lengths = new Uint32Array(maxlen);
     this.ifq_len = 0;
     this.head = 0;

@@ -34,6 +34,9 @@ export const ETHERTYPE_IPV6 = 0x86dd;
 /** IEEE 802 local experimental EtherType, used by tests and benchmarks. */
 export const ETHERTYPE_EXP1 = 0x88b5;
 
+/** Int32Array stores are in the platform's byte order; the word-wide header store assumes little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 export const ETHER_BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
 export interface EtherHeader {
@@ -244,61 +247,97 @@ export function ether_output_frame(
     return ERRNO.ENOBUFS;
   }
   const out = q.buf;
-  etherWriteHeader(out, at, dst, dstOff, (ifp.if_softc as EtherCom).mac, etype);
-  copyBytes(out, at + ETHER_HDR_LEN, buf, off, len);
+  const src = (ifp.if_softc as EtherCom).mac;
+  if (LITTLE_ENDIAN && (at & 3) === 0) {
+    // The two addresses as three 32-bit stores (slots start word-aligned):
+    // 14 single-byte stores cost more than the rest of this function.
+    const w = q.buf32;
+    const i = at >> 2;
+    w[i] = dst[dstOff] | (dst[dstOff + 1] << 8) | (dst[dstOff + 2] << 16) | (dst[dstOff + 3] << 24);
+    w[i + 1] = dst[dstOff + 4] | (dst[dstOff + 5] << 8) | (src[0] << 16) | (src[1] << 24);
+    w[i + 2] = src[2] | (src[3] << 8) | (src[4] << 16) | (src[5] << 24);
+    out[at + 12] = etype >>> 8;
+    out[at + 13] = etype & 0xff;
+  } else {
+    etherWriteHeader(out, at, dst, dstOff, src, etype);
+  }
+  copyBytes(out, at + ETHER_HDR_LEN, buf, off, len, q.buf32);
   ifp.if_start(ifp);
   return 0;
 }
 
 /**
  * Copy len bytes. This is the one per-frame copy of the forwarding path (the
- * payload into the if_snd slot), and on V8 a byte loop costs ~4 ns a byte and
- * TypedArray.set on a fresh subarray ~100 ns whatever the size, so frames up
- * to a few hundred bytes are copied as 32-bit words whenever source and
- * destination share their alignment mod 4. They do in the common case: an
- * Ethernet payload starts 14 bytes into a slot on both sides (receive arena
- * and if_snd), so both are 2 mod 4.
+ * payload into the if_snd slot). On V8 a byte loop costs several ns a byte,
+ * and TypedArray.set on a fresh subarray ~100 ns whatever the size; even
+ * reading `.buffer` or `.byteOffset` of a typed array costs tens of ns. So
+ * when the caller has an Int32Array over the destination (`dst32`, same
+ * memory as `dst` from its first byte: IfQueue.buf32), frames up to a few
+ * hundred bytes are copied as 32-bit words, provided source and destination
+ * share their alignment mod 4. They do in the common case: an Ethernet
+ * payload starts 14 bytes into a slot on both sides (receive arena and
+ * if_snd).
  */
-export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number): void {
-  if (len > 512) {
-    dst.set(src.subarray(off, off + len), at);
-    return;
-  }
-  let d = dst.byteOffset + at;
-  let s = src.byteOffset + off;
-  if (len < 16 || ((d ^ s) & 3) !== 0) {
-    if (len <= 32) {
-      for (let i = 0; i < len; i++) dst[at + i] = src[off + i];
-    } else {
-      dst.set(src.subarray(off, off + len), at);
+export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, off: number, len: number, dst32?: Int32Array): void {
+  if (dst32 !== undefined && len >= 16 && len <= 512) {
+    const s32 = srcWords(src);
+    const s = srcBase + off; // byte position in src's ArrayBuffer
+    if (((s ^ at) & 3) === 0) {
+      let i = 0;
+      while (((s + i) & 3) !== 0) {
+        dst[at + i] = src[off + i];
+        i++;
+      }
+      const words = (len - i) >> 2;
+      const dw = (at + i) >> 2;
+      const sw = (s + i) >> 2;
+      for (let k = 0; k < words; k++) dst32[dw + k] = s32[sw + k];
+      for (i += words << 2; i < len; i++) dst[at + i] = src[off + i];
+      return;
     }
-    return;
   }
-  // Head bytes up to the first word boundary, whole words, tail bytes.
-  const end = s + len;
-  while (s & 3) dst[at++] = src[off++], s++, d++;
-  const d32 = int32View(dst.buffer, 0);
-  const s32 = int32View(src.buffer, 1);
-  let dw = d >> 2;
-  let sw = s >> 2;
-  const swEnd = (end >> 2);
-  while (sw < swEnd) d32[dw++] = s32[sw++];
-  for (let i = swEnd << 2, j = dw << 2; i < end; i++, j++) dst[j - dst.byteOffset] = src[i - src.byteOffset];
+  if (len <= 32) {
+    for (let i = 0; i < len; i++) dst[at + i] = src[off + i];
+  } else {
+    dst.set(src.subarray(off, off + len), at);
+  }
 }
 
-/**
- * Int32Array views over whole ArrayBuffers for copyBytes, one cached per
- * role (destination, source): a forwarding path sees the same two buffers,
- * the receive arena and the if_snd slots, frame after frame.
+/*
+ * Int32Array views of the last two source arrays copyBytes saw (a receive
+ * arena is one long-lived Uint8Array, so this hits frame after frame): the
+ * view covers the whole ArrayBuffer, and srcBase is the source's byteOffset,
+ * both set by srcWords.
  */
-const viewBuf: Array<ArrayBufferLike | undefined> = [undefined, undefined];
-const viewI32: Int32Array[] = [new Int32Array(0), new Int32Array(0)];
-function int32View(b: ArrayBufferLike, role: number): Int32Array {
-  if (viewBuf[role] !== b || viewI32[role].length !== b.byteLength >> 2) {
-    viewBuf[role] = b;
-    viewI32[role] = new Int32Array(b, 0, b.byteLength >> 2);
+let src0: Uint8Array | undefined;
+let src0Words = new Int32Array(0);
+let src0Base = 0;
+let src1: Uint8Array | undefined;
+let src1Words = new Int32Array(0);
+let src1Base = 0;
+let srcBase = 0;
+
+function srcWords(src: Uint8Array): Int32Array {
+  if (src !== src0) {
+    // Keep the previous entry as the second one (two input devices alternate).
+    const s = src1;
+    const w = src1Words;
+    const b = src1Base;
+    src1 = src0;
+    src1Words = src0Words;
+    src1Base = src0Base;
+    src0 = src;
+    if (s === src) {
+      src0Words = w;
+      src0Base = b;
+    } else {
+      const ab = src.buffer;
+      src0Words = new Int32Array(ab, 0, ab.byteLength >> 2);
+      src0Base = src.byteOffset;
+    }
   }
-  return viewI32[role];
+  srcBase = src0Base;
+  return src0Words;
 }
 
 /**
