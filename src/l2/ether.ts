@@ -310,14 +310,14 @@ export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, off: num
  * both set by srcWords.
  */
 let src0: Uint8Array | undefined;
-let src0Words = new Int32Array(0);
+let src0Words: Int32Array<ArrayBufferLike> = new Int32Array(0);
 let src0Base = 0;
 let src1: Uint8Array | undefined;
-let src1Words = new Int32Array(0);
+let src1Words: Int32Array<ArrayBufferLike> = new Int32Array(0);
 let src1Base = 0;
 let srcBase = 0;
 
-function srcWords(src: Uint8Array): Int32Array {
+function srcWords(src: Uint8Array): Int32Array<ArrayBufferLike> {
   if (src !== src0) {
     // Keep the previous entry as the second one (two input devices alternate).
     const s = src1;
