@@ -43,6 +43,9 @@ function makeHost(groups: number) {
   const ifp = host.addEther(dev, { name: 'em0', mac: '02:00:00:00:00:01' });
   for (let i = 0; i < groups; i++) if_addmulti(ifp, { family: 2, addr: group(i) });
   let delivered = 0;
+  // The host's own IPv4 input would parse (and reject) these headerless
+  // frames; the benchmark measures the link layer, so a counter takes its place.
+  host.unregisterEthertype(0x0800);
   host.registerEthertype(0x0800, () => delivered++);
   // One batch of 256 frames, each to a joined group spread over all joined groups.
   const slot = 128;

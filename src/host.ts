@@ -12,6 +12,7 @@ import { ether_create, ether_destroy, type EtherIfOptions } from './driver/ether
 import { type EtherInputHandler, type Ifnet, IfnetTable, type Vnet, ifioctl, type IfReq, checkIfName } from './driver/ifnet.js';
 import { loop_create } from './driver/if_loop.js';
 import { Inet } from './inet/inet.js';
+import { Igmp } from './igmp/igmp.js';
 
 export interface HostOptions {
   /** Seed for this host's randomness (default derived from the name). */
@@ -22,6 +23,12 @@ export interface HostOptions {
    * benchmarks that register their own EtherType.
    */
   inet?: boolean;
+  /**
+   * Run IGMP and MLD (default true). Without them the stack still merges
+   * socket filters into each group's pending state (t1), but nobody reports
+   * or commits it: for tests of the socket layer.
+   */
+  mgmd?: boolean;
 }
 
 export class Host implements Vnet {
@@ -31,6 +38,7 @@ export class Host implements Vnet {
   readonly random: Random;
   readonly lo0: Ifnet;
   private readonly inetOrNone: Inet | undefined;
+  private readonly igmpOrNone: Igmp | undefined;
 
   constructor(
     readonly name: string,
@@ -42,6 +50,13 @@ export class Host implements Vnet {
     this.random = new Random(opts.seed ?? hashName(name));
     this.lo0 = loop_create(this);
     this.inetOrNone = opts.inet === false ? undefined : new Inet(this);
+    this.igmpOrNone = this.inetOrNone && opts.mgmd !== false ? new Igmp(this) : undefined;
+  }
+
+  /** The IGMP host (v1/v2/v3) of this host's IPv4. */
+  get igmp(): Igmp {
+    if (!this.igmpOrNone) throw kerr('EAFNOSUPPORT', `host ${this.name} was created without the Internet protocols`);
+    return this.igmpOrNone;
   }
 
   /** IPv4, IPv6, ARP, ND, ICMP, UDP sockets and multicast membership. */
@@ -86,6 +101,11 @@ export class Host implements Vnet {
 
   ioctl(cmd: number, ifr: IfReq): IfReq {
     return ifioctl(this, cmd, ifr);
+  }
+
+  /** A short form for logs and test failures. */
+  toJSON(): string {
+    return `host ${this.name}`;
   }
 
   /** Close every device; the host is unusable afterwards. */

@@ -250,6 +250,11 @@ export class Ifnet {
     this.if_data.ifi_lastchange = { tv_sec: Math.floor(ms / 1000), tv_usec: Math.floor((ms % 1000) * 1000) };
   }
 
+  /** A short form for logs and test failures (the full object graph reaches the whole host). */
+  toJSON(): string {
+    return `ifnet ${this.if_xname || '?'}#${this.if_index}`;
+  }
+
   /** if_data as it is copied out (if_data_copy): attributes refreshed from the ifnet. */
   snapshot(): IfData {
     const d = Object.assign(new IfData(), this.if_data);

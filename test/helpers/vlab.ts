@@ -15,7 +15,7 @@ export function vlab(seed = 1) {
     segment(opts: SegmentOptions = {}) {
       return new Segment(sched, random.fork(), opts);
     },
-    host(name: string, opts: { inet?: boolean } = {}) {
+    host(name: string, opts: { inet?: boolean; mgmd?: boolean } = {}) {
       return new Host(name, sched, { seed: random.u32(), ...opts });
     },
     attach(host: Host, seg: Segment, opts: EtherIfOptions = {}): Ifnet {

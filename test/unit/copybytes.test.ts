@@ -17,6 +17,8 @@ describe('copyBytes', () => {
   sources.push(Buffer.from(backing.subarray(5, 2053)));
 
   it('matches a byte loop for every alignment and length, with and without a word view', () => {
+    const bad: string[] = [];
+    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
     for (const src of sources)
       for (const len of [0, 1, 3, 15, 16, 17, 31, 32, 33, 46, 50, 63, 64, 255, 512, 513, 1500])
         for (const at of [0, 1, 2, 3, 14, 17])
@@ -25,11 +27,11 @@ describe('copyBytes', () => {
             const want = new Uint8Array(2048).fill(0xee);
             reference(want, at, src, off, len);
             copyBytes(dst, at, src, off, len, new Int32Array(dst.buffer));
-            expect(dst).toEqual(want);
             const dst2 = new Uint8Array(2048).fill(0xee);
             copyBytes(dst2, at, src, off, len);
-            expect(dst2).toEqual(want);
+            if (!same(dst, want) || !same(dst2, want)) bad.push(`src@${src.byteOffset} len ${len} at ${at} off ${off}`);
           }
+    expect(bad).toEqual([]);
   });
 
   it('follows a change of source array (its cached word view is per source)', () => {

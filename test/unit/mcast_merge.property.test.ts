@@ -170,7 +170,7 @@ describe('RFC 3678 socket filters merged per RFC 3376 §3.2 (property)', () => {
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
         const L = vlab(9);
         const seg = L.segment();
-        const h = L.host('h1');
+        const h = L.host('h1', { mgmd: false }); // no IGMP: the test itself plays the protocol that commits t0
         const em0 = L.attach(h, seg, { name: 'em0' });
         h.inet.v4.addAddress(em0, '192.0.2.1/24');
         const socks = Array.from({ length: NSOCK }, () => h.inet.socket());

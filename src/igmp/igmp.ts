@@ -1,0 +1,304 @@
+/**
+ * The IGMP binding of the group-membership core (FreeBSD's igmp.c, host
+ * side): input validation with igmpstat counting, the IPv4 rules (224.0.0.1
+ * is never reported, 224.0.0.0/24 only with sendlocal, v1 has no leave),
+ * report and leave transmission with TTL 1 and Router Alert (v1/v2 reports
+ * to the group, leaves to 224.0.0.2, v3 reports to 224.0.0.22), and the
+ * per-interface state that net.inet.igmp.ifinfo exposes.
+ */
+import { kerr } from '../kern/errno.js';
+import { IFF_LOOPBACK, IFF_MULTICAST, LINK_STATE_UP } from '../driver/if_var.js';
+import type { Ifnet } from '../driver/ifnet.js';
+import { AF_INET } from '../driver/sockaddr.js';
+import { IgmpStat } from '../stats/igmp_stats.js';
+import type { Host } from '../host.js';
+import { INADDR_ALLHOSTS_GROUP, INADDR_ALLRPTS_GROUP, INADDR_ALLRTRS_GROUP, INADDR_ANY, inEqual, inToString } from '../inet/in.js';
+import type { InMulti } from '../inet/in_mcast.js';
+import { IPPROTO_IGMP, type IpHeader } from '../inet/ip_codec.js';
+import { MgmdHostIf, type HostIfConfig } from '../mgmd/host.js';
+import { type Generation, type HostMessage, IGIF_SILENT } from '../mgmd/types.js';
+import {
+  ALLOW_NEW_SOURCES,
+  BLOCK_OLD_SOURCES,
+  CHANGE_TO_EXCLUDE_MODE,
+  CHANGE_TO_INCLUDE_MODE,
+  igmpEmit,
+  igmpParse,
+  IGMP_V3_GROUP_RECORD_HDRLEN,
+  IGMP_V3_REPORT_HDRLEN,
+  MODE_IS_EXCLUDE,
+  MODE_IS_INCLUDE,
+  type IgmpMessage,
+} from './codec.js';
+
+/** Writable knobs under net.inet.igmp, with FreeBSD's defaults. */
+export interface IgmpKnobs {
+  default_version: 1 | 2 | 3;
+  v1enable: boolean;
+  v2enable: boolean;
+  legacysupp: boolean;
+  sendra: boolean;
+  sendlocal: boolean;
+  /** Accept a query's version only if it matches the interface's when true (kept for the sysctl; taplab always accepts). */
+  recvifkludge: boolean;
+  gsrdelay: number;
+}
+
+const RECORD_CODE = { IS_IN: MODE_IS_INCLUDE, IS_EX: MODE_IS_EXCLUDE, TO_IN: CHANGE_TO_INCLUDE_MODE, TO_EX: CHANGE_TO_EXCLUDE_MODE, ALLOW: ALLOW_NEW_SOURCES, BLOCK: BLOCK_OLD_SOURCES } as const;
+
+/** The userland view of an interface's IGMP state (struct igmp_ifinfo). */
+export interface IgmpIfinfo {
+  igi_version: number;
+  igi_v1_timer: number;
+  igi_v2_timer: number;
+  igi_v3_timer: number;
+  igi_flags: number;
+  igi_rv: number;
+  igi_qi: number;
+  igi_qri: number;
+  igi_uri: number;
+}
+
+export class Igmp {
+  readonly stat = new IgmpStat();
+  readonly knobs: IgmpKnobs = {
+    default_version: 3,
+    v1enable: true,
+    v2enable: true,
+    legacysupp: false,
+    sendra: true,
+    sendlocal: true,
+    recvifkludge: true,
+    gsrdelay: 10,
+  };
+  private readonly ifs = new WeakMap<Ifnet, MgmdHostIf>();
+  /** Per-interface forced versions (0: follow default_version). */
+  private readonly forced = new WeakMap<Ifnet, Generation>();
+  /** Observers of every message sent or received (timelines, tests). */
+  private readonly taps: ((ev: IgmpEvent) => void)[] = [];
+
+  constructor(readonly host: Host) {
+    const inet = host.inet;
+    inet.v4.protosw.set(IPPROTO_IGMP, (ifp, ip, buf, off, len) => this.input(ifp, ip, buf, off, len));
+    inet.onGroupChange((af, inm) => {
+      if (af === AF_INET) this.ifinfo(inm.ifp as Ifnet).changed(inm);
+    });
+    host.ifnets.subscribe((ifp, ev) => {
+      const hi = this.ifs.get(ifp);
+      if (!hi) return;
+      if (ev === 'link' && ifp.if_link_state === LINK_STATE_UP) hi.linkUp();
+      if (ev === 'detach') hi.stop();
+    });
+  }
+
+  /** The interface's IGMP state, created on first use (igmp_domifattach). */
+  ifinfo(ifp: Ifnet): MgmdHostIf {
+    let hi = this.ifs.get(ifp);
+    if (hi) return hi;
+    const inet = this.host.inet;
+    const silent = !(ifp.if_flags & IFF_MULTICAST) || (ifp.if_flags & IFF_LOOPBACK) !== 0;
+    const cfg: Partial<HostIfConfig> = { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp };
+    hi = new MgmdHostIf(
+      {
+        sched: this.host.sched,
+        random: this.host.random,
+        isReported: (g) => this.isReported(g),
+        recordBudget: () => ifp.if_mtu - 24 - IGMP_V3_REPORT_HDRLEN,
+        recordHeaderLen: IGMP_V3_GROUP_RECORD_HDRLEN,
+        addrLen: 4,
+        send: (m) => this.send(ifp, m),
+        groups: () => inet.v4.info(ifp).multi.values(),
+        release: (inm: InMulti) => inet.v4.release(inm as InMulti<Ifnet>),
+      },
+      cfg,
+      silent,
+    );
+    this.ifs.set(ifp, hi);
+    return hi;
+  }
+
+  /** Force an interface's IGMP version (Linux's force_igmp_version); 0 returns to default_version. */
+  forceVersion(ifp: Ifnet, version: 0 | 1 | 2 | 3): void {
+    if (![0, 1, 2, 3].includes(version)) throw kerr('EINVAL', `${ifp.if_xname}: IGMP version ${version} is not 0 (default), 1, 2 or 3`);
+    if (version) this.forced.set(ifp, version as Generation);
+    else this.forced.delete(ifp);
+    this.ifinfo(ifp).setMaxGeneration((version || this.knobs.default_version) as Generation);
+  }
+
+  /** net.inet.igmp.default_version: applies to interfaces without a forced version. */
+  setDefaultVersion(version: number): void {
+    if (![1, 2, 3].includes(version)) throw kerr('EINVAL', `net.inet.igmp.default_version must be 1, 2 or 3, not ${version}`);
+    this.knobs.default_version = version as 1 | 2 | 3;
+    for (const ifp of this.host.interfaces()) if (!this.forced.has(ifp) && this.ifs.has(ifp)) this.ifinfo(ifp).setMaxGeneration(version as Generation);
+  }
+
+  /** struct igmp_ifinfo for net.inet.igmp.ifinfo.<ifindex> (timers in seconds, rounded up). */
+  ifinfoView(ifp: Ifnet): IgmpIfinfo {
+    const hi = this.ifinfo(ifp);
+    const secs = (c: { remaining(): number } | undefined) => {
+      const r = c?.remaining() ?? -1;
+      return r < 0 ? 0 : Math.ceil(r / 1000);
+    };
+    return {
+      igi_version: hi.generation,
+      igi_v1_timer: secs(hi.v1Timer),
+      igi_v2_timer: secs(hi.v2Timer),
+      igi_v3_timer: secs(hi.gqTimer),
+      // SILENT marks an interface without IFF_MULTICAST; loopback groups are silent without the flag, as on FreeBSD.
+      igi_flags: ifp.if_flags & IFF_MULTICAST ? 0 : IGIF_SILENT,
+      igi_rv: hi.config.rv,
+      igi_qi: hi.config.qi,
+      igi_qri: hi.config.qri,
+      igi_uri: Math.round(hi.config.uriMs / 1000),
+    };
+  }
+
+  /** Watch IGMP traffic of this host. */
+  observe(fn: (ev: IgmpEvent) => void): () => void {
+    this.taps.push(fn);
+    return () => {
+      const i = this.taps.indexOf(fn);
+      if (i >= 0) this.taps.splice(i, 1);
+    };
+  }
+
+  /** igmp_isgroupreported */
+  isReported(g: Uint8Array): boolean {
+    if (inEqual(g, INADDR_ALLHOSTS_GROUP)) return false;
+    if (g[0] === 224 && g[1] === 0 && g[2] === 0) return this.knobs.sendlocal;
+    return true;
+  }
+
+  private send(ifp: Ifnet, m: HostMessage): void {
+    let msg: IgmpMessage;
+    let dst: Uint8Array;
+    switch (m.kind) {
+      case 'report':
+        msg = { kind: m.generation === 1 ? 'v1report' : 'v2report', group: m.group };
+        dst = m.group;
+        break;
+      case 'leave':
+        msg = { kind: 'leave', group: m.group };
+        dst = INADDR_ALLRTRS_GROUP;
+        break;
+      case 'v3report':
+        msg = { kind: 'v3report', records: m.records.map((r) => ({ type: RECORD_CODE[r.type], group: r.group, sources: r.sources })) };
+        dst = INADDR_ALLRPTS_GROUP;
+        break;
+    }
+    const bytes = igmpEmit(msg);
+    const src = this.host.inet.v4.primaryAddress(ifp) ?? INADDR_ANY;
+    this.stat.igps_snd_reports++;
+    for (const t of this.taps) t({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    this.host.inet.v4.output(bytes, { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: this.knobs.sendra });
+  }
+
+  /** igmp_input */
+  input(ifp: Ifnet, ip: IpHeader, buf: Uint8Array, off: number, len: number): void {
+    const st = this.stat;
+    st.igps_rcv_total++;
+    const m = igmpParse(buf, off, len);
+    if ('error' in m) {
+      if (m.error !== 'unknown-type') st[m.error]++;
+      return;
+    }
+    for (const t of this.taps) t({ dir: 'in', ifp, src: ip.src, dst: ip.dst, msg: m, time: this.host.sched.now() });
+    if (ip.ttl !== 1) {
+      st.igps_rcv_badttl++;
+      return;
+    }
+    const hi = this.ifinfo(ifp);
+    switch (m.kind) {
+      case 'query': {
+        const general = m.group.every((b) => b === 0);
+        if (m.version < 3) {
+          st.igps_rcv_v1v2_queries++;
+          if ((m.version === 1 && !this.knobs.v1enable) || (m.version === 2 && !this.knobs.v2enable)) return;
+          if ((m.version === 1 && !general) || (general && !inEqual(ip.dst, INADDR_ALLHOSTS_GROUP))) {
+            st.igps_rcv_badqueries++;
+            return;
+          }
+          // RFC 9776 §9.1: a v2 query without Router Alert is ignored (v1 routers never set it).
+          if (m.version === 2 && ip.routerAlert === undefined) {
+            st.igps_rcv_nora++;
+            return;
+          }
+        } else {
+          st.igps_rcv_v3_queries++;
+          if (ip.routerAlert === undefined) {
+            st.igps_rcv_nora++;
+            return;
+          }
+          if (general && !inEqual(ip.dst, INADDR_ALLHOSTS_GROUP)) {
+            st.igps_rcv_badqueries++;
+            return;
+          }
+        }
+        if (general) st.igps_rcv_gen_queries++;
+        else if (m.sources.length) st.igps_rcv_gsr_queries++;
+        else st.igps_rcv_group_queries++;
+        if (!general && !(m.group[0] >= 224 && m.group[0] <= 239)) {
+          st.igps_rcv_badqueries++;
+          return;
+        }
+        if (m.sources.length && !this.host.inet.v4.findGroup(ifp, m.group)) st.igps_drop_gsr_queries++;
+        hi.query({
+          generation: m.version,
+          group: m.group,
+          sources: m.sources,
+          maxRespMs: m.maxRespTenths * 100,
+          qrv: m.qrv,
+          qqiSeconds: m.qqiSeconds,
+          sFlag: m.sFlag,
+        });
+        return;
+      }
+      case 'v1report':
+      case 'v2report': {
+        st.igps_rcv_reports++;
+        if (!(m.group[0] >= 224 && m.group[0] <= 239) || !inEqual(m.group, ip.dst)) {
+          st.igps_rcv_badreports++;
+          return;
+        }
+        if (this.host.inet.v4.isLocalAddress(ifp, ip.src)) return; // our own, looped
+        if (this.host.inet.v4.findGroup(ifp, m.group)) {
+          st.igps_rcv_ourreports++;
+          hi.otherReport(m.group);
+        }
+        return;
+      }
+      case 'v3report':
+        st.igps_rcv_reports++; // hosts ignore other hosts' v3 reports
+        return;
+      case 'leave':
+        return;
+    }
+  }
+}
+
+/** One IGMP message seen by a host, for timelines. */
+export interface IgmpEvent {
+  dir: 'in' | 'out';
+  ifp: Ifnet;
+  src: Uint8Array;
+  dst: Uint8Array;
+  msg: IgmpMessage;
+  time: number;
+}
+
+export function describeIgmp(m: IgmpMessage): string {
+  switch (m.kind) {
+    case 'query': {
+      const what = m.group.every((b) => b === 0) ? 'general' : m.sources.length ? `group-and-source ${inToString(m.group)} {${m.sources.map((s) => inToString(s)).join(', ')}}` : `group ${inToString(m.group)}`;
+      return `IGMPv${m.version} ${what} query, max resp ${m.maxRespTenths / 10} s`;
+    }
+    case 'v1report':
+      return `IGMPv1 report ${inToString(m.group)}`;
+    case 'v2report':
+      return `IGMPv2 report ${inToString(m.group)}`;
+    case 'leave':
+      return `IGMPv2 leave ${inToString(m.group)}`;
+    case 'v3report':
+      return `IGMPv3 report: ${m.records.map((r) => `${['', 'IS_IN', 'IS_EX', 'TO_IN', 'TO_EX', 'ALLOW', 'BLOCK'][r.type] ?? r.type}(${inToString(r.group)} {${r.sources.map((s) => inToString(s)).join(', ')}})`).join(' ')}`;
+  }
+}

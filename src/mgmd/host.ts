@@ -1,0 +1,527 @@
+/**
+ * The host side of IGMP and MLD, once for both protocols: RFC 1112 (v1),
+ * RFC 2236 (v2), RFC 2710 (MLDv1), and RFC 3376/3810 as revised by RFC 9776
+ * and RFC 9777 (v3 and MLDv2), including the compatibility modes between
+ * them. One MgmdHostIf runs per interface; it follows the interface's
+ * group state (InMulti, merged by the socket layer) and answers queries.
+ *
+ * Timers are callouts on the host's scheduler and random delays come from
+ * the host's seeded stream, so traces in virtual time are reproducible.
+ */
+import type { Callout, Scheduler } from '../kern/clock.js';
+import type { Random } from '../kern/random.js';
+import {
+  addrKey,
+  type FilterState,
+  type InMulti,
+  MCAST_EXCLUDE,
+  MCAST_INCLUDE,
+  MCAST_UNDEFINED,
+  stateChangeRecords,
+  type RecordType,
+} from '../inet/in_mcast.js';
+import {
+  AWAKENING_MEMBER,
+  G_QUERY_PENDING_MEMBER,
+  type Generation,
+  type HostMessage,
+  type HostQuery,
+  IDLE_MEMBER,
+  LAZY_MEMBER,
+  LEAVING_MEMBER,
+  type McRecord,
+  NOT_MEMBER,
+  REPORTING_MEMBER,
+  SG_QUERY_PENDING_MEMBER,
+  SILENT_MEMBER,
+  SLEEPING_MEMBER,
+} from './types.js';
+
+/** What the host machine needs from its protocol binding (IGMP or MLD). */
+export interface HostBinding {
+  readonly sched: Scheduler;
+  readonly random: Random;
+  /** Whether this group is ever reported (224.0.0.1, ff02::1, scopes 0/1 are not). */
+  isReported(group: Uint8Array): boolean;
+  /** Bytes of records that fit one v3/MLDv2 report on this interface. */
+  recordBudget(): number;
+  /** Size of a group record with no sources (IGMPv3 8, MLDv2 20) and of one source (4, 16). */
+  readonly recordHeaderLen: number;
+  readonly addrLen: number;
+  /** Put a message on the wire. */
+  send(m: HostMessage): void;
+  /** The interface's groups as the socket layer keeps them. */
+  groups(): Iterable<InMulti>;
+  /** Tell the socket layer a group it kept for us can go. */
+  release(inm: InMulti): void;
+  /** Log a protocol event for timelines (optional). */
+  trace?(event: string): void;
+}
+
+/** Tunables with FreeBSD's names (igmp_ifinfo / mld_ifinfo) and the RFC defaults. */
+export interface HostIfConfig {
+  /** Highest generation this interface may use (net.inet.igmp.default_version, a forced version). */
+  maxGeneration: Generation;
+  rv: number;
+  /** Query Interval, seconds. */
+  qi: number;
+  /** Query Response Interval, seconds. */
+  qri: number;
+  /** Unsolicited Report Interval for v3/MLDv2 state changes, milliseconds (RFC 9776 §8.11: 1 s). */
+  uriMs: number;
+  /** Unsolicited Report Interval of v1/v2 (RFC 2236 §8.10: 10 s), milliseconds. */
+  v2UriMs: number;
+  /** Let other hosts' v1/v2 reports suppress ours even in v3 mode (net.inet.igmp.legacysupp). */
+  legacysupp: boolean;
+}
+
+export const DEFAULT_HOST_CONFIG: HostIfConfig = {
+  maxGeneration: 3,
+  rv: 2,
+  qi: 125,
+  qri: 10,
+  uriMs: 1000,
+  v2UriMs: 10_000,
+  legacysupp: false,
+};
+
+/** A source's pending state-change retransmissions (RFC 9776 §5.1). */
+interface SourceRetrans {
+  addr: Uint8Array;
+  type: 'ALLOW' | 'BLOCK';
+  left: number;
+}
+
+/** The per-group protocol state, kept in inm.protospec. */
+export class HostGroup {
+  state = NOT_MEMBER;
+  /** v1/v2 report timer, or the v3 pending response to a group(-and-source) query. */
+  timer: Callout | undefined;
+  /** v1/v2: we sent the last report heard for the group (so we send the leave). */
+  lastReporter = false;
+  /** v3: sources recorded from group-and-source queries; null for a group query. */
+  querySources: Map<string, Uint8Array> | null = null;
+  /** v3: reports with a filter-mode-change record still to send. */
+  modeChangeLeft = 0;
+  /** v3: per-source retransmission state. */
+  readonly srcRetrans = new Map<string, SourceRetrans>();
+  /** v3: the next state-change retransmission. */
+  scTimer: Callout | undefined;
+  /** v1/v2: unsolicited reports still to send after a join. */
+  unsolicitedLeft = 0;
+
+  constructor(readonly inm: InMulti) {}
+}
+
+export class MgmdHostIf {
+  readonly config: HostIfConfig;
+  /** The compatibility mode now (Host Compatibility Mode, RFC 9776 §7.2.1). */
+  generation: Generation;
+  /** Older Version Querier Present timers (generation 1 and 2). */
+  v1Timer: Callout | undefined;
+  v2Timer: Callout | undefined;
+  /** v3: the interface timer for a pending general query response. */
+  gqTimer: Callout | undefined;
+  /** No protocol on this interface (no IFF_MULTICAST, or loopback). */
+  silent: boolean;
+
+  constructor(
+    readonly b: HostBinding,
+    config: Partial<HostIfConfig> = {},
+    silent = false,
+  ) {
+    this.config = { ...DEFAULT_HOST_CONFIG, ...config };
+    this.generation = this.config.maxGeneration;
+    this.silent = silent;
+  }
+
+  private now(): number {
+    return this.b.sched.now();
+  }
+
+  private rand(maxMs: number): number {
+    return this.b.random.below(Math.max(1, Math.floor(maxMs)) + 1);
+  }
+
+  groupState(inm: InMulti): HostGroup {
+    let g = inm.protospec as HostGroup | undefined;
+    if (!(g instanceof HostGroup)) inm.protospec = g = new HostGroup(inm);
+    return g;
+  }
+
+  /** Older Version Querier Present Timeout: RV * QI + QRI (RFC 9776 §8.12), ms. */
+  ovqpTimeoutMs(): number {
+    return (this.config.rv * this.config.qi + this.config.qri) * 1000;
+  }
+
+  // ------------------------------------------------------------ state changes (§5.1)
+
+  /** The socket layer changed the interface state of a group (t1 differs from t0). */
+  changed(inm: InMulti): void {
+    const g = this.groupState(inm);
+    if (this.silent || !this.b.isReported(inm.group)) {
+      g.state = inm.st[1].mode === MCAST_UNDEFINED ? NOT_MEMBER : SILENT_MEMBER;
+      inm.commit();
+      return;
+    }
+    if (this.generation < 3) this.changedV1V2(g);
+    else this.changedV3(g);
+  }
+
+  private changedV1V2(g: HostGroup): void {
+    const inm = g.inm;
+    const was = inm.st[0].mode !== MCAST_UNDEFINED;
+    const is = inm.st[1].mode !== MCAST_UNDEFINED;
+    inm.commit();
+    if (!was && is) {
+      // RFC 2236 §3 / RFC 2710 §4: report at once, then repeat after a short random delay.
+      this.sendReport(g);
+      g.state = IDLE_MEMBER;
+      g.unsolicitedLeft = this.config.rv - 1;
+      this.armUnsolicited(g);
+    } else if (was && !is) {
+      g.timer?.stop();
+      g.timer = undefined;
+      // Only the last reporter sends the leave; IGMPv1 has none (RFC 2236 §3).
+      if (this.generation === 2 && g.lastReporter) this.b.send({ kind: 'leave', group: inm.group });
+      g.state = NOT_MEMBER;
+      this.b.release(inm);
+    }
+    // A source-list change in v1/v2 mode has nothing to say: those versions know no sources.
+  }
+
+  private armUnsolicited(g: HostGroup): void {
+    if (g.unsolicitedLeft <= 0) return;
+    g.timer?.stop();
+    g.timer = this.b.sched.callout(this.rand(this.config.v2UriMs), () => {
+      g.timer = undefined;
+      if (g.inm.st[1].mode === MCAST_UNDEFINED || this.generation === 3) return;
+      g.unsolicitedLeft--;
+      this.sendReport(g);
+      g.state = IDLE_MEMBER;
+      this.armUnsolicited(g);
+    }, 'mgmd unsolicited report');
+  }
+
+  private sendReport(g: HostGroup): void {
+    this.b.send({ kind: 'report', generation: this.generation === 1 ? 1 : 2, group: g.inm.group });
+    g.lastReporter = true;
+  }
+
+  /**
+   * v3 state change: the records that take t0 to t1 are merged into the
+   * pending retransmission state (a filter-mode change is reported in the
+   * next RV reports; every changed source in the next RV source-list
+   * reports), sent at once, then retransmitted at random intervals in
+   * (0, Unsolicited Report Interval].
+   */
+  private changedV3(g: HostGroup): void {
+    const inm = g.inm;
+    const recs = stateChangeRecords(inm.st[0], inm.st[1]);
+    inm.commit();
+    if (recs.length === 0) return;
+    const rv = this.config.rv;
+    for (const r of recs) {
+      if (r.type === 'TO_IN' || r.type === 'TO_EX') {
+        g.modeChangeLeft = rv;
+        // The mode-change record carries the whole current list; pending source changes are folded into it.
+        g.srcRetrans.clear();
+      } else {
+        for (const s of r.sources) g.srcRetrans.set(addrKey(s), { addr: s, type: r.type as 'ALLOW' | 'BLOCK', left: rv });
+      }
+    }
+    g.state = inm.st[1].mode === MCAST_UNDEFINED ? LEAVING_MEMBER : REPORTING_MEMBER;
+    if (g.state === LEAVING_MEMBER) {
+      // A leaving group answers no more queries.
+      g.timer?.stop();
+      g.timer = undefined;
+      g.querySources = null;
+      inm.protospecHolds = true;
+    }
+    g.scTimer?.stop();
+    this.sendStateChange(g);
+  }
+
+  private sendStateChange(g: HostGroup): void {
+    g.scTimer = undefined;
+    const inm = g.inm;
+    const records: McRecord[] = [];
+    if (g.modeChangeLeft > 0) {
+      const cur = inm.st[1];
+      records.push({ type: cur.mode === MCAST_EXCLUDE ? 'TO_EX' : 'TO_IN', group: inm.group, sources: [...cur.sources.values()] });
+      g.modeChangeLeft--;
+    } else {
+      const allow: Uint8Array[] = [];
+      const block: Uint8Array[] = [];
+      for (const [k, s] of g.srcRetrans) {
+        (s.type === 'ALLOW' ? allow : block).push(s.addr);
+        if (--s.left <= 0) g.srcRetrans.delete(k);
+      }
+      if (allow.length) records.push({ type: 'ALLOW', group: inm.group, sources: allow });
+      if (block.length) records.push({ type: 'BLOCK', group: inm.group, sources: block });
+    }
+    if (records.length) this.sendRecords(records);
+    if (g.modeChangeLeft > 0 || g.srcRetrans.size > 0) {
+      g.scTimer = this.b.sched.callout(1 + this.rand(this.config.uriMs - 1), () => this.sendStateChange(g), 'mgmd state-change retransmission');
+    } else if (g.state === LEAVING_MEMBER) {
+      g.state = NOT_MEMBER;
+      inm.protospecHolds = false;
+      this.b.release(inm);
+    }
+  }
+
+  // ------------------------------------------------------------ queries (§5.2, RFC 2236 §3)
+
+  /** A valid query arrived on this interface. */
+  query(q: HostQuery): void {
+    if (this.silent) return;
+    if (q.generation < 3) this.olderQuerierPresent(q.generation as 1 | 2);
+    else {
+      // RFC 9776 §4.1.6/§4.1.7: adopt the querier's robustness and interval when given.
+      if (q.qrv) this.config.rv = q.qrv;
+      if (q.qqiSeconds) this.config.qi = q.qqiSeconds;
+      this.config.qri = Math.max(1, Math.round(q.maxRespMs / 1000));
+    }
+    const maxResp = q.generation === 1 ? 10_000 : q.maxRespMs;
+    const general = q.group.every((b) => b === 0);
+    if (this.generation < 3) {
+      for (const inm of general ? this.b.groups() : [this.findGroup(q.group)].filter((x): x is InMulti => !!x)) this.v1v2QueryGroup(inm, maxResp);
+      return;
+    }
+    const delay = this.rand(maxResp);
+    if (general) {
+      // Rule 1-2: one interface timer; a pending response due sooner stands.
+      const pending = this.gqTimer?.remaining() ?? -1;
+      if (pending >= 0 && pending <= delay) return;
+      this.gqTimer?.stop();
+      this.gqTimer = this.b.sched.callout(delay, () => this.answerGeneral(), 'mgmd general query response');
+      return;
+    }
+    const inm = this.findGroup(q.group);
+    if (!inm || !this.b.isReported(inm.group)) return;
+    const g = this.groupState(inm);
+    if (g.state !== REPORTING_MEMBER && g.state !== G_QUERY_PENDING_MEMBER && g.state !== SG_QUERY_PENDING_MEMBER) return;
+    const pending = g.timer?.remaining() ?? -1;
+    const at = pending >= 0 ? Math.min(pending, delay) : delay;
+    if (pending < 0) {
+      // Rule 3: nothing pending for the group: record the queried sources, if any.
+      g.querySources = q.sources.length ? new Map(q.sources.map((s) => [addrKey(s), s])) : null;
+    } else if (q.sources.length === 0 || g.querySources === null) {
+      // Rule 4: a group query, or a pending group query: answer for the whole group.
+      g.querySources = null;
+    } else {
+      // Rule 5: add the new sources to the recorded list.
+      for (const s of q.sources) g.querySources.set(addrKey(s), s);
+    }
+    g.state = g.querySources ? SG_QUERY_PENDING_MEMBER : G_QUERY_PENDING_MEMBER;
+    g.timer?.stop();
+    g.timer = this.b.sched.callout(at, () => this.answerGroup(g), 'mgmd group query response');
+  }
+
+  private findGroup(group: Uint8Array): InMulti | undefined {
+    const k = addrKey(group);
+    for (const inm of this.b.groups()) if (inm.key === k && inm.st[1].mode !== MCAST_UNDEFINED) return inm;
+    return undefined;
+  }
+
+  /** RFC 2236 §3: start (or keep, if sooner) a random report timer for the group. */
+  private v1v2QueryGroup(inm: InMulti, maxResp: number): void {
+    if (inm.st[1].mode === MCAST_UNDEFINED || !this.b.isReported(inm.group)) return;
+    const g = this.groupState(inm);
+    const delay = this.rand(maxResp);
+    const pending = g.timer?.remaining() ?? -1;
+    if (pending >= 0 && pending <= delay) return;
+    g.timer?.stop();
+    g.unsolicitedLeft = 0;
+    g.state = g.state === SLEEPING_MEMBER ? AWAKENING_MEMBER : REPORTING_MEMBER;
+    g.timer = this.b.sched.callout(delay, () => {
+      g.timer = undefined;
+      if (inm.st[1].mode === MCAST_UNDEFINED || this.generation === 3) return;
+      this.sendReport(g);
+      g.state = IDLE_MEMBER;
+    }, 'mgmd query response');
+  }
+
+  /** Another host's v1/v2 report for a group: suppress ours (RFC 2236 §3). */
+  otherReport(group: Uint8Array): void {
+    if (this.generation === 3 && !this.config.legacysupp) return;
+    const inm = this.findGroup(group);
+    if (!inm) return;
+    const g = this.groupState(inm);
+    if (g.timer?.pending) {
+      g.timer.stop();
+      g.timer = undefined;
+    }
+    g.unsolicitedLeft = 0;
+    g.lastReporter = false;
+    g.state = this.generation === 1 ? LAZY_MEMBER : SLEEPING_MEMBER;
+  }
+
+  /** The general query timer fired: every reported group's current state, packed (§5.2). */
+  private answerGeneral(): void {
+    this.gqTimer = undefined;
+    const records: McRecord[] = [];
+    for (const inm of this.b.groups()) {
+      const st = inm.st[1];
+      if (st.mode === MCAST_UNDEFINED || !this.b.isReported(inm.group)) continue;
+      const g = this.groupState(inm);
+      if (g.state === LEAVING_MEMBER) continue;
+      records.push(currentState(inm.group, st));
+    }
+    if (records.length) this.sendRecords(records);
+  }
+
+  /** A group(-and-source) query's timer fired (§5.2, the three cases of the timer expiry). */
+  private answerGroup(g: HostGroup): void {
+    g.timer = undefined;
+    const st = g.inm.st[1];
+    const q = g.querySources;
+    g.querySources = null;
+    if (g.state === LEAVING_MEMBER || st.mode === MCAST_UNDEFINED) return;
+    g.state = REPORTING_MEMBER;
+    if (!q) {
+      this.sendRecords([currentState(g.inm.group, st)]);
+      return;
+    }
+    // INCLUDE(A): IS_IN(A * Q); EXCLUDE(A): IS_IN(Q - A). Nothing to say when empty.
+    const srcs = [...q].filter(([k]) => (st.mode === MCAST_INCLUDE ? st.sources.has(k) : !st.sources.has(k))).map(([, a]) => a);
+    if (srcs.length) this.sendRecords([{ type: 'IS_IN', group: g.inm.group, sources: srcs }]);
+  }
+
+  // ------------------------------------------------------------ compatibility (§7.2.1)
+
+  private olderQuerierPresent(gen: 1 | 2): void {
+    const ms = this.ovqpTimeoutMs();
+    if (gen === 1) {
+      this.v1Timer?.stop();
+      this.v1Timer = this.b.sched.callout(ms, () => this.timerExpired(1), 'mgmd v1 querier present');
+    } else {
+      this.v2Timer?.stop();
+      this.v2Timer = this.b.sched.callout(ms, () => this.timerExpired(2), 'mgmd v2 querier present');
+    }
+    this.recomputeGeneration();
+  }
+
+  private timerExpired(gen: 1 | 2): void {
+    if (gen === 1) this.v1Timer = undefined;
+    else this.v2Timer = undefined;
+    this.recomputeGeneration();
+  }
+
+  /** Host Compatibility Mode: the oldest querier heard recently, never above the configured maximum. */
+  recomputeGeneration(): void {
+    let gen: Generation = this.config.maxGeneration;
+    if (this.v2Timer?.pending && gen > 2) gen = 2;
+    if (this.v1Timer?.pending) gen = 1;
+    if (gen === this.generation) return;
+    const from = this.generation;
+    this.generation = gen;
+    this.b.trace?.(`compatibility mode ${from} -> ${gen}`);
+    if (from === 3) {
+      // Leaving v3: cancel state-change retransmissions and pending query responses.
+      this.gqTimer?.stop();
+      this.gqTimer = undefined;
+      for (const inm of [...this.b.groups()]) {
+        const g = this.groupState(inm);
+        g.scTimer?.stop();
+        g.scTimer = undefined;
+        g.modeChangeLeft = 0;
+        g.srcRetrans.clear();
+        g.timer?.stop();
+        g.timer = undefined;
+        g.querySources = null;
+        if (g.state === LEAVING_MEMBER) {
+          g.state = NOT_MEMBER;
+          inm.protospecHolds = false;
+          this.b.release(inm);
+        } else if (inm.st[1].mode !== MCAST_UNDEFINED && this.b.isReported(inm.group)) g.state = REPORTING_MEMBER;
+      }
+    } else if (gen === 3) {
+      for (const inm of this.b.groups()) {
+        const g = this.groupState(inm);
+        g.timer?.stop();
+        g.timer = undefined;
+        g.unsolicitedLeft = 0;
+        if (inm.st[1].mode !== MCAST_UNDEFINED && this.b.isReported(inm.group)) g.state = REPORTING_MEMBER;
+      }
+    }
+  }
+
+  /** Change the highest generation (a forced version); takes effect at once. */
+  setMaxGeneration(gen: Generation): void {
+    this.config.maxGeneration = gen;
+    this.recomputeGeneration();
+  }
+
+  // ------------------------------------------------------------ link events
+
+  /** The link came (back) up: report every group again, as after a fresh join. */
+  linkUp(): void {
+    if (this.silent) return;
+    for (const inm of [...this.b.groups()]) {
+      if (inm.st[1].mode === MCAST_UNDEFINED || !this.b.isReported(inm.group)) continue;
+      const g = this.groupState(inm);
+      g.timer?.stop();
+      g.timer = undefined;
+      g.scTimer?.stop();
+      g.scTimer = undefined;
+      g.srcRetrans.clear();
+      g.modeChangeLeft = 0;
+      inm.st[0] = { mode: MCAST_UNDEFINED, sources: new Map() };
+      this.changed(inm);
+    }
+  }
+
+  /** Stop every timer (interface detached or host stopping). */
+  stop(): void {
+    for (const t of [this.v1Timer, this.v2Timer, this.gqTimer]) t?.stop();
+    for (const inm of this.b.groups()) {
+      const g = inm.protospec;
+      if (g instanceof HostGroup) {
+        g.timer?.stop();
+        g.scTimer?.stop();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ packing (§4.2.16)
+
+  /**
+   * Send records in as few reports as the MTU allows. A record too large for
+   * one report is split into several of the same type, except IS_EX and
+   * TO_EX, which keep as many sources as fit and drop the rest.
+   */
+  sendRecords(records: McRecord[]): void {
+    const budget = this.b.recordBudget();
+    const hdr = this.b.recordHeaderLen;
+    const alen = this.b.addrLen;
+    const maxSrcs = Math.floor((budget - hdr) / alen);
+    let packet: McRecord[] = [];
+    let used = 0;
+    const flush = () => {
+      if (packet.length) this.b.send({ kind: 'v3report', records: packet });
+      packet = [];
+      used = 0;
+    };
+    for (const r of records) {
+      const pieces: McRecord[] = [];
+      if (r.sources.length <= maxSrcs) pieces.push(r);
+      else if (r.type === 'IS_EX' || r.type === 'TO_EX') pieces.push({ ...r, sources: r.sources.slice(0, maxSrcs) });
+      else for (let i = 0; i < r.sources.length; i += maxSrcs) pieces.push({ ...r, sources: r.sources.slice(i, i + maxSrcs) });
+      for (const p of pieces) {
+        const size = hdr + alen * p.sources.length;
+        if (used + size > budget) flush();
+        packet.push(p);
+        used += size;
+      }
+    }
+    flush();
+  }
+}
+
+function currentState(group: Uint8Array, st: FilterState): McRecord {
+  const type: RecordType = st.mode === MCAST_EXCLUDE ? 'IS_EX' : 'IS_IN';
+  return { type, group, sources: [...st.sources.values()] };
+}
+
+export { SILENT_MEMBER };
