@@ -13,6 +13,7 @@ import { type EtherInputHandler, type Ifnet, IfnetTable, type Vnet, ifioctl, typ
 import { loop_create } from './driver/if_loop.js';
 import { Inet } from './inet/inet.js';
 import { Igmp } from './igmp/igmp.js';
+import { Mld } from './mld/mld.js';
 
 export interface HostOptions {
   /** Seed for this host's randomness (default derived from the name). */
@@ -39,6 +40,7 @@ export class Host implements Vnet {
   readonly lo0: Ifnet;
   private readonly inetOrNone: Inet | undefined;
   private readonly igmpOrNone: Igmp | undefined;
+  private readonly mldOrNone: Mld | undefined;
 
   constructor(
     readonly name: string,
@@ -51,6 +53,13 @@ export class Host implements Vnet {
     this.lo0 = loop_create(this);
     this.inetOrNone = opts.inet === false ? undefined : new Inet(this);
     this.igmpOrNone = this.inetOrNone && opts.mgmd !== false ? new Igmp(this) : undefined;
+    this.mldOrNone = this.inetOrNone && opts.mgmd !== false ? new Mld(this) : undefined;
+  }
+
+  /** The MLD host (v1/v2) of this host's IPv6. */
+  get mld(): Mld {
+    if (!this.mldOrNone) throw kerr('EAFNOSUPPORT', `host ${this.name} was created without the Internet protocols`);
+    return this.mldOrNone;
   }
 
   /** The IGMP host (v1/v2/v3) of this host's IPv4. */

@@ -7,7 +7,7 @@
  * per-interface state that net.inet.igmp.ifinfo exposes.
  */
 import { kerr } from '../kern/errno.js';
-import { IFF_LOOPBACK, IFF_MULTICAST, LINK_STATE_UP } from '../driver/if_var.js';
+import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET } from '../driver/sockaddr.js';
 import { IgmpStat } from '../stats/igmp_stats.js';
@@ -107,6 +107,7 @@ export class Igmp {
         recordHeaderLen: IGMP_V3_GROUP_RECORD_HDRLEN,
         addrLen: 4,
         send: (m) => this.send(ifp, m),
+        linkReady: () => (ifp.if_flags & IFF_UP) !== 0 && (ifp.if_drv_flags & IFF_DRV_RUNNING) !== 0 && ifp.if_link_state === LINK_STATE_UP,
         groups: () => inet.v4.info(ifp).multi.values(),
         release: (inm: InMulti) => inet.v4.release(inm as InMulti<Ifnet>),
       },

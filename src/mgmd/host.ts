@@ -54,6 +54,8 @@ export interface HostBinding {
   groups(): Iterable<InMulti>;
   /** Tell the socket layer a group it kept for us can go. */
   release(inm: InMulti): void;
+  /** Whether the interface can send now (up, running, carrier); changes while it cannot wait for linkUp(). */
+  linkReady(): boolean;
   /** Log a protocol event for timelines (optional). */
   trace?(event: string): void;
 }
@@ -162,6 +164,14 @@ export class MgmdHostIf {
     if (this.silent || !this.b.isReported(inm.group)) {
       g.state = inm.st[1].mode === MCAST_UNDEFINED ? NOT_MEMBER : SILENT_MEMBER;
       inm.commit();
+      return;
+    }
+    if (!this.b.linkReady()) {
+      // Nothing can be sent: remember the state; linkUp() reports it when the link comes.
+      const leaving = inm.st[1].mode === MCAST_UNDEFINED;
+      inm.commit();
+      g.state = leaving ? NOT_MEMBER : REPORTING_MEMBER;
+      if (leaving) this.b.release(inm);
       return;
     }
     if (this.generation < 3) this.changedV1V2(g);

@@ -1,0 +1,279 @@
+/**
+ * The MLD binding of the group-membership core (FreeBSD's mld6.c, host
+ * side): MLDv1 (RFC 2710) and MLDv2 (RFC 3810 as revised by RFC 9777).
+ * Messages go from the interface's link-local address (or :: while it is
+ * still tentative, RFC 9777 §5.2.13) with hop limit 1 and a Hop-by-Hop
+ * Router Alert, which Linux requires; MLDv1 reports to the group, Done to
+ * ff02::2, MLDv2 reports to ff02::16. ff02::1 and groups of scope 0 and 1
+ * are never reported.
+ */
+import { kerr } from '../kern/errno.js';
+import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
+import type { Ifnet } from '../driver/ifnet.js';
+import { AF_INET6 } from '../driver/sockaddr.js';
+import type { Host } from '../host.js';
+import { IN6ADDR_LINKLOCAL_ALLNODES, IN6ADDR_LINKLOCAL_ALLROUTERS, IN6ADDR_LINKLOCAL_ALLV2ROUTERS, in6Equal, in6IsLinkLocal, in6IsMulticast, in6MulticastScope, in6ToString } from '../inet/in6.js';
+import type { InMulti } from '../inet/in_mcast.js';
+import type { Icmp6Message } from '../inet/icmp6_codec.js';
+import { MgmdHostIf } from '../mgmd/host.js';
+import { type Generation, type HostMessage, MLIF_SILENT, MLIF_USEALLOW } from '../mgmd/types.js';
+import {
+  ALLOW_NEW_SOURCES,
+  BLOCK_OLD_SOURCES,
+  CHANGE_TO_EXCLUDE_MODE,
+  CHANGE_TO_INCLUDE_MODE,
+  MLD_V2_RECORD_HDRLEN,
+  MLD_V2_REPORT_HDRLEN,
+  MODE_IS_EXCLUDE,
+  MODE_IS_INCLUDE,
+  mldEmitBody,
+  mldParseBody,
+  recordTypeName,
+  type MldMessage,
+} from './codec.js';
+
+const RECORD_CODE = { IS_IN: MODE_IS_INCLUDE, IS_EX: MODE_IS_EXCLUDE, TO_IN: CHANGE_TO_INCLUDE_MODE, TO_EX: CHANGE_TO_EXCLUDE_MODE, ALLOW: ALLOW_NEW_SOURCES, BLOCK: BLOCK_OLD_SOURCES } as const;
+
+/**
+ * MLD receive counters. FreeBSD keeps none for MLD beyond the ICMPv6
+ * histograms (reference §2.8); taplab adds these so that dropped MLD input
+ * can be seen, with names in the style of igmpstat.
+ */
+export class MldStat {
+  mlds_rcv_total = 0;
+  mlds_rcv_badsum = 0;
+  mlds_rcv_tooshort = 0;
+  mlds_rcv_badhlim = 0;
+  mlds_rcv_badsrc = 0;
+  mlds_rcv_nora = 0;
+  mlds_rcv_badqueries = 0;
+  mlds_rcv_gen_queries = 0;
+  mlds_rcv_group_queries = 0;
+  mlds_rcv_gsr_queries = 0;
+  mlds_rcv_reports = 0;
+  mlds_rcv_ourreports = 0;
+  mlds_snd_reports = 0;
+}
+
+export interface MldKnobs {
+  v1enable: boolean;
+  v2enable: boolean;
+  use_allow: boolean;
+  gsrdelay: number;
+  /** taplab: the version new interfaces start at (FreeBSD always starts at 2). */
+  default_version: 1 | 2;
+}
+
+/** struct mld_ifinfo (net.inet6.mld.ifinfo.<ifindex>) */
+export interface MldIfinfo {
+  mli_version: number;
+  mli_v1_timer: number;
+  mli_v2_timer: number;
+  mli_flags: number;
+  mli_rv: number;
+  mli_qi: number;
+  mli_qri: number;
+  mli_uri: number;
+}
+
+export interface MldEvent {
+  dir: 'in' | 'out';
+  ifp: Ifnet;
+  src: Uint8Array;
+  dst: Uint8Array;
+  msg: MldMessage;
+  time: number;
+}
+
+export class Mld {
+  readonly stat = new MldStat();
+  readonly knobs: MldKnobs = { v1enable: true, v2enable: true, use_allow: true, gsrdelay: 10, default_version: 2 };
+  private readonly ifs = new WeakMap<Ifnet, MgmdHostIf>();
+  private readonly forced = new WeakMap<Ifnet, Generation>();
+  private readonly taps: ((ev: MldEvent) => void)[] = [];
+
+  constructor(readonly host: Host) {
+    const inet = host.inet;
+    inet.v6.mldInput = (ifp, src, dst, m, hlim, ra) => this.input(ifp, src, dst, m, hlim, ra);
+    inet.onGroupChange((af, inm) => {
+      if (af === AF_INET6) this.ifinfo(inm.ifp as Ifnet).changed(inm);
+    });
+    host.ifnets.subscribe((ifp, ev) => {
+      const hi = this.ifs.get(ifp);
+      if (!hi) return;
+      if (ev === 'link' && ifp.if_link_state === LINK_STATE_UP) hi.linkUp();
+      if (ev === 'detach') hi.stop();
+    });
+  }
+
+  ifinfo(ifp: Ifnet): MgmdHostIf {
+    let hi = this.ifs.get(ifp);
+    if (hi) return hi;
+    const v6 = this.host.inet.v6;
+    const silent = !(ifp.if_flags & IFF_MULTICAST) || (ifp.if_flags & IFF_LOOPBACK) !== 0;
+    hi = new MgmdHostIf(
+      {
+        sched: this.host.sched,
+        random: this.host.random,
+        isReported: (g) => this.isReported(g),
+        // IPv6 header 40, Hop-by-Hop 8, report header 8.
+        recordBudget: () => ifp.if_mtu - 40 - 8 - MLD_V2_REPORT_HDRLEN,
+        recordHeaderLen: MLD_V2_RECORD_HDRLEN,
+        addrLen: 16,
+        send: (m) => this.send(ifp, m),
+        linkReady: () => (ifp.if_flags & IFF_UP) !== 0 && (ifp.if_drv_flags & IFF_DRV_RUNNING) !== 0 && ifp.if_link_state === LINK_STATE_UP,
+        groups: () => v6.info(ifp).multi.values(),
+        release: (inm: InMulti) => v6.release(inm as InMulti<Ifnet>),
+      },
+      { maxGeneration: this.forced.get(ifp) ?? ((this.knobs.default_version + 1) as Generation) },
+      silent,
+    );
+    this.ifs.set(ifp, hi);
+    return hi;
+  }
+
+  /** Force an interface's MLD version (Linux's force_mld_version); 0 returns to the default. */
+  forceVersion(ifp: Ifnet, version: 0 | 1 | 2): void {
+    if (![0, 1, 2].includes(version)) throw kerr('EINVAL', `${ifp.if_xname}: MLD version ${version} is not 0 (default), 1 or 2`);
+    const gen = (version ? version + 1 : this.knobs.default_version + 1) as Generation;
+    if (version) this.forced.set(ifp, gen);
+    else this.forced.delete(ifp);
+    this.ifinfo(ifp).setMaxGeneration(gen);
+  }
+
+  ifinfoView(ifp: Ifnet): MldIfinfo {
+    const hi = this.ifinfo(ifp);
+    const secs = (c: { remaining(): number } | undefined) => {
+      const r = c?.remaining() ?? -1;
+      return r < 0 ? 0 : Math.ceil(r / 1000);
+    };
+    return {
+      mli_version: hi.generation - 1,
+      mli_v1_timer: secs(hi.v2Timer),
+      mli_v2_timer: secs(hi.gqTimer),
+      mli_flags: (ifp.if_flags & IFF_MULTICAST ? 0 : MLIF_SILENT) | (this.knobs.use_allow ? MLIF_USEALLOW : 0),
+      mli_rv: hi.config.rv,
+      mli_qi: hi.config.qi,
+      mli_qri: hi.config.qri,
+      mli_uri: Math.round(hi.config.uriMs / 1000),
+    };
+  }
+
+  observe(fn: (ev: MldEvent) => void): () => void {
+    this.taps.push(fn);
+    return () => {
+      const i = this.taps.indexOf(fn);
+      if (i >= 0) this.taps.splice(i, 1);
+    };
+  }
+
+  /** mld_is_addr_reported: never ff02::1, never scopes 0 (reserved) and 1 (interface-local). */
+  isReported(g: Uint8Array): boolean {
+    if (in6Equal(g, IN6ADDR_LINKLOCAL_ALLNODES)) return false;
+    const scope = in6MulticastScope(g);
+    return scope !== 0 && scope !== 1;
+  }
+
+  private send(ifp: Ifnet, m: HostMessage): void {
+    let msg: MldMessage;
+    let dst: Uint8Array;
+    switch (m.kind) {
+      case 'report':
+        msg = { kind: 'v1report', group: m.group } as MldMessage;
+        dst = m.group;
+        break;
+      case 'leave':
+        msg = { kind: 'done', group: m.group } as MldMessage;
+        dst = IN6ADDR_LINKLOCAL_ALLROUTERS;
+        break;
+      case 'v3report':
+        msg = { kind: 'v2report', records: m.records.map((r) => ({ type: RECORD_CODE[r.type], group: r.group, sources: r.sources })) } as MldMessage;
+        dst = IN6ADDR_LINKLOCAL_ALLV2ROUTERS;
+        break;
+    }
+    const v6 = this.host.inet.v6;
+    const src = v6.linkLocal(ifp) ?? new Uint8Array(16);
+    const { type, body } = mldEmitBody(msg);
+    this.stat.mlds_snd_reports++;
+    for (const t of this.taps) t({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);
+  }
+
+  /** mld_input: the ICMPv6 layer has checked length and checksum. */
+  input(ifp: Ifnet, src: Uint8Array, dst: Uint8Array, icmp: Icmp6Message, hlim: number, ra: boolean): void {
+    const st = this.stat;
+    st.mlds_rcv_total++;
+    const m = mldParseBody(icmp);
+    if ('error' in m) {
+      if (m.error === 'badquery') st.mlds_rcv_badqueries++;
+      else if (m.error === 'tooshort' || m.error === 'badreport') st.mlds_rcv_tooshort++;
+      return;
+    }
+    for (const t of this.taps) t({ dir: 'in', ifp, src, dst, msg: m, time: this.host.sched.now() });
+    if (hlim !== 1) {
+      st.mlds_rcv_badhlim++;
+      return;
+    }
+    const hi = this.ifinfo(ifp);
+    if (m.kind === 'query') {
+      // RFC 9777 §5.1.14: queries come from a link-local source with Router Alert.
+      if (!in6IsLinkLocal(src)) {
+        st.mlds_rcv_badsrc++;
+        return;
+      }
+      if (!ra) {
+        st.mlds_rcv_nora++;
+        return;
+      }
+      if ((m.version === 1 && !this.knobs.v1enable) || (m.version === 2 && !this.knobs.v2enable)) return;
+      const general = m.group.every((b) => b === 0);
+      if (general && !in6Equal(dst, IN6ADDR_LINKLOCAL_ALLNODES)) {
+        st.mlds_rcv_badqueries++;
+        return;
+      }
+      if (!general && !in6IsMulticast(m.group)) {
+        st.mlds_rcv_badqueries++;
+        return;
+      }
+      if (general) st.mlds_rcv_gen_queries++;
+      else if (m.sources.length) st.mlds_rcv_gsr_queries++;
+      else st.mlds_rcv_group_queries++;
+      hi.query({
+        generation: m.version === 1 ? 2 : 3,
+        group: m.group,
+        sources: m.sources,
+        maxRespMs: m.maxRespMs,
+        qrv: m.qrv,
+        qqiSeconds: m.qqiSeconds,
+        sFlag: m.sFlag,
+      });
+      return;
+    }
+    if (m.kind === 'v1report') {
+      st.mlds_rcv_reports++;
+      if (!in6IsMulticast(m.group) || !in6Equal(m.group, dst)) return;
+      if (this.host.inet.v6.ifaOf(src, ifp)) return; // our own
+      if (this.host.inet.v6.findGroup(ifp, m.group)) {
+        st.mlds_rcv_ourreports++;
+        hi.otherReport(m.group);
+      }
+      return;
+    }
+    if (m.kind === 'v2report') st.mlds_rcv_reports++;
+  }
+}
+
+export function describeMld(m: MldMessage): string {
+  switch (m.kind) {
+    case 'query': {
+      const what = m.group.every((b) => b === 0) ? 'general' : m.sources.length ? `address-and-source ${in6ToString(m.group)} {${m.sources.map((s) => in6ToString(s)).join(', ')}}` : `address ${in6ToString(m.group)}`;
+      return `MLDv${m.version} ${what} query, max resp ${m.maxRespMs / 1000} s`;
+    }
+    case 'v1report':
+      return `MLDv1 report ${in6ToString(m.group)}`;
+    case 'done':
+      return `MLDv1 done ${in6ToString(m.group)}`;
+    case 'v2report':
+      return `MLDv2 report: ${m.records.map((r) => `${recordTypeName(r.type)}(${in6ToString(r.group)} {${r.sources.map((s) => in6ToString(s)).join(', ')}})`).join(' ')}`;
+  }
+}
