@@ -13,9 +13,11 @@
 #   python3          node-gyp, and the AF_PACKET helpers of the kernel tests
 #   build-essential  make, gcc, g++ for the native addon
 #   pkg-config       build tooling
+#   tshark           the kernel tests check every IGMP/MLD frame the host sends
+#                    with Wireshark's dissectors (malformed / bad checksum)
 set -u
 
-PACKAGES=(liburing-dev iproute2 iputils-ping python3 build-essential pkg-config)
+PACKAGES=(liburing-dev iproute2 iputils-ping python3 build-essential pkg-config tshark)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,6 +37,12 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common (pulled in by tshark) asks whether non-root users may
+# capture; answer "no" up front so the install never waits for a prompt
+# (the tests capture as root).
+if command -v debconf-set-selections >/dev/null 2>&1; then
+  echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+fi
 install() {
   apt-get install -y --no-install-recommends "${missing[@]}"
 }
