@@ -5,7 +5,9 @@
  * arrives on the first interface out of the second, through the full path
  * (TapDevice -> ether_input -> handler -> ether_output -> if_snd -> if_start
  * -> TapDevice), counters on.
- * Usage: forward-taplab IN OUT [--no-io-uring]
+ * Usage: forward-taplab IN OUT [--no-io-uring] [--no-uring-read] [--batch N] [--slot N]
+ * (--no-io-uring: write() instead of io_uring writes; --no-uring-read: read()
+ * instead of the io_uring multishot read.)
  */
 import { RealScheduler } from '../src/kern/clock.js';
 import { Host } from '../src/host.js';
@@ -15,13 +17,14 @@ import { sockaddrDl, parseMac } from '../src/driver/sockaddr.js';
 
 const [inName, outName] = process.argv.slice(2);
 const ioUring = !process.argv.includes('--no-io-uring');
+const uringRead = !process.argv.includes('--no-uring-read');
 const optNum = (k: string) => (process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : undefined);
 const batch = optNum('--batch');
 const slotSize = optNum('--slot');
 const sched = new RealScheduler(true);
 const host = new Host('fwd', sched);
-const devIn = TapDevice.open({ name: inName, attach: true, ioUring, batch, slotSize });
-const devOut = TapDevice.open({ name: outName, attach: true, ioUring, batch, slotSize });
+const devIn = TapDevice.open({ name: inName, attach: true, ioUring, uringRead, batch, slotSize });
+const devOut = TapDevice.open({ name: outName, attach: true, ioUring, uringRead, batch, slotSize });
 const ifIn = host.addEther(devIn, { name: 'em0', mac: '02:00:00:00:aa:01' });
 const ifOut = host.addEther(devOut, { name: 'em1', mac: '02:00:00:00:aa:02' });
 const dst = sockaddrDl(parseMac('02:00:00:00:bb:01')!);
@@ -30,7 +33,7 @@ host.registerEthertype(ETHERTYPE_EXP1, (ifp, buf, off, len) => {
   if (ifp === ifIn) ether_output(ifOut, buf, off, len, dst, ETHERTYPE_EXP1);
 });
 
-process.stdout.write(`ready ${devOut.ioUring ? 'io_uring' : 'write'}\n`);
+process.stdout.write(`ready ${devIn.readPath === 'read' ? 'read()' : 'multishot'} reads, ${devOut.ioUring ? 'io_uring' : 'write()'} writes\n`);
 const stop = () => {
   const d = (i: typeof ifIn) => ({
     ipackets: i.if_data.ifi_ipackets,

@@ -9,7 +9,7 @@
  *  - filter: per-frame receive cost with 10,000 joined groups against 1.
  *    Target: within 10%.
  *
- * Options: --quick (shorter runs), --only filter|forward.
+ * Options: --quick (shorter runs), --only filter|forward, --pairs N (alternating rounds per size).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -126,13 +126,14 @@ async function benchForward() {
     }
     const rxB = () => Number(execFileSync('ip', inNs('cat', '/sys/class/net/tB/statistics/rx_packets'), { encoding: 'utf8' }));
     const seconds = quick ? 1 : 2;
-    const pairs = quick ? 2 : 3;
+    const pairs = args.includes('--pairs') ? Math.max(1, Number(args[args.indexOf('--pairs') + 1]) || 1) : quick ? 2 : 3;
 
     type Candidate = { name: string; cmd: string[] };
     const candidates: Candidate[] = [
       { name: 'C', cmd: [join(out, 'ref_forward'), 'tA', 'tB'] },
       { name: 'taplab', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB'] },
-      { name: 'taplab-write', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-io-uring'] },
+      { name: 'taplab-read', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-uring-read'] },
+      { name: 'taplab-write', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-uring-read', '--no-io-uring'] },
     ];
 
     async function measure(c: Candidate, size: number): Promise<{ fps: number; mode: string }> {
@@ -154,23 +155,30 @@ async function benchForward() {
 
     for (const size of [64, 1514]) {
       const rates: Record<string, number[]> = {};
-      let mode = '';
+      const modes: Record<string, string> = {};
       for (let i = 0; i < pairs; i++) {
         const order = i % 2 ? [...candidates].reverse() : candidates;
         for (const c of order) {
           const r = await measure(c, size);
           (rates[c.name] ??= []).push(r.fps);
-          if (c.name === 'taplab') mode = r.mode;
+          modes[c.name] = r.mode;
         }
       }
       const cRef = median(rates.C);
       const ours = median(rates.taplab);
+      const readPlain = median(rates['taplab-read']);
       const plain = median(rates['taplab-write']);
       const target = size === 64 ? (ours / cRef >= 1.0 ? ' ok' : ' MISSED') : '';
+      const spread = (k: string) => `[${rates[k].map((x) => fmtRate(x)).join(' ')}]`;
       line(
-        `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(ours)} fps (${mode} writes), C reference ${fmtRate(cRef)} fps, ` +
+        `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(ours)} fps (${modes.taplab}), C reference ${fmtRate(cRef)} fps, ` +
           `ratio ${(ours / cRef).toFixed(2)}x${size === 64 ? ' (target >= 1.00x)' : ''}${target}; ` +
-          `taplab with write() ${fmtRate(plain)} fps, ${(plain / cRef).toFixed(2)}x`,
+          `taplab with read() ${fmtRate(readPlain)} fps, ${(readPlain / cRef).toFixed(2)}x; ` +
+          `with read()+write() ${fmtRate(plain)} fps, ${(plain / cRef).toFixed(2)}x`,
+      );
+      line(
+        `         runs (fps, in run order): C ${spread('C')}, taplab ${spread('taplab')}, ` +
+          `read() ${spread('taplab-read')}, read()+write() ${spread('taplab-write')}`,
       );
     }
   } finally {

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -44,6 +45,15 @@
 #define MAX_BATCH 4096
 #define MIN_SLOT 64
 #define MAX_SLOT (256 * 1024)
+
+#ifdef HAVE_LIBURING
+/* IORING_OP_READ_MULTISHOT (kernel 6.7) is newer than liburing 2.3's headers. */
+#ifndef IORING_OP_READ_MULTISHOT
+#define IORING_OP_READ_MULTISHOT 49
+#endif
+#define RX_TAG 0x7278ULL     /* user_data of the multishot read */
+#define RX_CANCEL_TAG 0x6378ULL
+#endif
 
 typedef struct tap {
   napi_env env;
@@ -75,8 +85,22 @@ typedef struct tap {
   struct io_uring ring;
   int uring_fixed;   /* fd registered with the ring: saves a file lookup per SQE */
   int32_t res[1024]; /* completion results of one chunk, by position */
+
+  /* Receive ring (separate from the write ring, so that neither reaps the
+   * other's completions): one multishot read on the TAP picks buffers from a
+   * provided-buffer ring whose buffers are the arena slots. */
+  int rx_uring;          /* input comes from the multishot read, not read() */
+  int rx_armed;          /* the multishot request is live in the kernel */
+  int rx_fixed;          /* fd registered with the receive ring */
+  uint16_t rx_head;      /* buffers the kernel has taken from the ring (mod 2^16) */
+  uint32_t rx_entries;   /* buffer ring size: a power of two >= batch */
+  struct io_uring rring;
+  struct io_uring_buf_ring *br;
+  size_t br_bytes;
+  uint64_t rx_rearms;    /* multishot re-submissions (ENOBUFS or other end) */
 #endif
   char uring_note[160];
+  char read_note[160];
 } tap_t;
 
 static void tap_on_poll(uv_poll_t *h, int status, int events);
@@ -183,6 +207,44 @@ static void stop_polling(tap_t *t, int in_teardown) {
 
 static void env_cleanup(void *arg);
 
+#ifdef HAVE_LIBURING
+/* Tear the receive ring down synchronously: the armed multishot read holds a
+ * reference on the TAP's file (and writes into the arena), so it is
+ * cancelled and its completion reaped before the ring goes, and the buffer
+ * ring and the registered file are released explicitly; otherwise the TAP
+ * would outlive close() by the ring's asynchronous teardown. Idempotent. */
+static void rx_teardown(tap_t *t) {
+  if (!t->rx_uring) return;
+  t->rx_uring = 0;
+  if (t->rx_armed) {
+    struct io_uring_sync_cancel_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.addr = RX_TAG;
+    reg.timeout.tv_sec = -1;
+    reg.timeout.tv_nsec = -1;
+    int r = io_uring_register_sync_cancel(&t->rring, &reg);
+    if (r < 0 && r != -ENOENT && r != -EALREADY) {
+      /* Older kernels: an async cancel SQE, then wait for both completions. */
+      struct io_uring_sqe *sqe = io_uring_get_sqe(&t->rring);
+      if (sqe) {
+        io_uring_prep_cancel64(sqe, RX_TAG, 0);
+        sqe->user_data = RX_CANCEL_TAG;
+        io_uring_submit_and_wait(&t->rring, 1);
+      }
+    }
+    /* Run the deferred completion work so the request is freed (and lets go
+     * of the file) now. */
+    io_uring_get_events(&t->rring);
+    t->rx_armed = 0;
+  }
+  io_uring_unregister_buf_ring(&t->rring, 0);
+  if (t->rx_fixed) io_uring_unregister_files(&t->rring);
+  io_uring_queue_exit(&t->rring);
+  if (t->br) munmap(t->br, t->br_bytes);
+  t->br = NULL;
+}
+#endif
+
 static void tap_close(tap_t *t, int in_teardown) {
   if (t->closed) return;
   t->closed = 1;
@@ -200,6 +262,7 @@ static void tap_close(tap_t *t, int in_teardown) {
   if (t->use_uring && t->uring_fixed) io_uring_unregister_files(&t->ring);
   if (t->use_uring) io_uring_queue_exit(&t->ring);
   t->use_uring = 0;
+  rx_teardown(t);
 #endif
   /* Closing the last fd of a non-persistent TAP deletes the kernel device. */
   if (t->fd >= 0) close(t->fd);
@@ -272,10 +335,96 @@ static void set_poll(tap_t *t) {
   t->poll_events = ev;
 }
 
+static void deliver(tap_t *t, uint32_t n) {
+  if (!n) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(t->env, &scope);
+  napi_value argv[1];
+  napi_create_uint32(t->env, n, &argv[0]);
+  call_js(t, t->on_input, 1, argv);
+  napi_close_handle_scope(t->env, scope);
+}
+
+#ifdef HAVE_LIBURING
+/* Put arena slots 0..batch-1, in that order, at the ring positions the
+ * kernel takes next (rx_head..rx_head+batch-1). The kernel only looks at the
+ * buffer ring from this thread (inline issue, or the deferred task work we
+ * run in io_uring_enter), never while we are in user space, so entries it
+ * has not taken yet may be rewritten: every batch therefore lands in slots
+ * 0..n-1, as with read(), and JS sees the same contract on both paths. At
+ * most `batch` buffers are offered, which is what bounds a batch. */
+static void rx_refill(tap_t *t) {
+  uint32_t mask = t->rx_entries - 1;
+  for (uint32_t k = 0; k < t->batch; k++) {
+    struct io_uring_buf *b = &t->br->bufs[(uint16_t)(t->rx_head + k) & mask];
+    b->addr = (uint64_t)(uintptr_t)(t->arena + (size_t)k * t->slot);
+    b->len = t->slot;
+    b->bid = (uint16_t)k;
+  }
+  io_uring_smp_store_release(&t->br->tail, (uint16_t)(t->rx_head + t->batch));
+}
+
+static void rx_arm(tap_t *t) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&t->rring);
+  if (!sqe) return; /* cannot happen: we keep at most one SQE queued */
+  io_uring_prep_rw(IORING_OP_READ_MULTISHOT, sqe, t->rx_fixed ? 0 : t->fd, NULL, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT | (t->rx_fixed ? IOSQE_FIXED_FILE : 0);
+  sqe->buf_group = 0;
+  sqe->user_data = RX_TAG;
+  t->rx_armed = 1;
+}
+
+/* One io_uring_enter per wake-up: it (re)submits the multishot read if it
+ * ended and runs the deferred task work, i.e. the reads themselves, which
+ * post one CQE per frame. Then one JS call for the batch, and the slots go
+ * back to the ring. Returns an errno that ends the device, or 0. */
+static int drain_uring(tap_t *t) {
+  uint32_t n = 0;
+  int err = 0;
+  if (!t->rx_armed) rx_arm(t);
+  int r;
+  do r = io_uring_submit_and_get_events(&t->rring);
+  while (r == -EINTR);
+  if (r < 0) return -r;
+  struct io_uring_cqe *cqe;
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(&t->rring, head, cqe) {
+    seen++;
+    if (cqe->user_data != RX_TAG) continue; /* a cancel's own completion */
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+      t->rx_armed = 0;
+      t->rx_rearms++;
+    }
+    if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+      uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+      t->rx_head++;
+      if (n >= t->batch || bid >= t->batch) continue; /* cannot happen: only `batch` buffers are offered */
+      /* Buffers are taken in ring order, so bid == n; copy if not. */
+      if (bid != n) memmove(t->arena + (size_t)n * t->slot, t->arena + (size_t)bid * t->slot, (size_t)cqe->res);
+      t->lengths[n++] = (uint32_t)cqe->res;
+    } else if (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -EAGAIN && cqe->res != -ECANCELED &&
+               cqe->res != -EINTR) {
+      err = -cqe->res; /* EBADFD once the TAP is deleted */
+    }
+  }
+  io_uring_cq_advance(&t->rring, seen);
+  deliver(t, n);
+  if (n && t->rx_uring) rx_refill(t); /* (rx_uring is 0 if JS closed us meanwhile) */
+  return err;
+}
+#endif
+
 /* Drain every ready frame, up to one arena's worth, then hand the batch to
  * JS in one call. libuv polls level-triggered, so frames left over after a
  * full batch wake us again on the next loop turn instead of starving timers. */
 static void drain(tap_t *t) {
+#ifdef HAVE_LIBURING
+  if (t->rx_uring) {
+    int err = drain_uring(t);
+    if (err && !t->closed && !t->dead) link_down(t, err);
+    return;
+  }
+#endif
   uint32_t n = 0;
   int err = 0;
   while (n < t->batch) {
@@ -288,14 +437,7 @@ static void drain(tap_t *t) {
     if (r < 0 && errno != EAGAIN) err = errno;
     break;
   }
-  if (n) {
-    napi_handle_scope scope;
-    napi_open_handle_scope(t->env, &scope);
-    napi_value argv[1];
-    napi_create_uint32(t->env, n, &argv[0]);
-    call_js(t, t->on_input, 1, argv);
-    napi_close_handle_scope(t->env, scope);
-  }
+  deliver(t, n);
   if (err && !t->closed && !t->dead) link_down(t, err);
 }
 
@@ -308,6 +450,15 @@ static void tap_on_poll(uv_poll_t *h, int status, int events) {
      * reason (EBADFD), and still delivers anything that was queued. */
     t->poll_events = 0;
     drain(t);
+#ifdef HAVE_LIBURING
+    if (t->rx_uring && !t->closed && !t->dead) {
+      /* The multishot read may not have run into the error yet: ask the
+       * fd itself for the reason (the device is gone, nothing is lost). */
+      uint8_t probe[64];
+      ssize_t r = read(t->fd, probe, sizeof probe);
+      if (r < 0 && errno != EAGAIN && errno != EINTR) link_down(t, errno);
+    }
+#endif
     if (!t->closed && !t->dead) link_down(t, EIO);
     return;
   }
@@ -387,6 +538,85 @@ static void setup_uring(tap_t *t, int wanted) {
 #endif
 }
 
+/* The receive ring: a multishot read (kernel 6.7+) on the TAP with a
+ * provided-buffer ring over the arena slots, on a single-issuer ring with
+ * deferred task work, so the reads run only inside our io_uring_enter,
+ * batched, on this thread. Anything missing: read() as before. */
+static void setup_uring_read(tap_t *t, int wanted) {
+  t->rx_uring = 0;
+#ifdef HAVE_LIBURING
+  if (!wanted) {
+    snprintf(t->read_note, sizeof t->read_note, "plain read() requested (uringRead: false)");
+    return;
+  }
+  FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+  if (f) {
+    int v = 0;
+    int off = fscanf(f, "%d", &v) == 1 && v == 2;
+    fclose(f);
+    if (off) {
+      snprintf(t->read_note, sizeof t->read_note, "io_uring disabled by sysctl kernel.io_uring_disabled=2: using read()");
+      return;
+    }
+  }
+  uint32_t entries = 1;
+  while (entries < t->batch) entries <<= 1;
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+  /* Room for a full batch of completions plus the terminating ones: a full
+   * CQ would end the multishot read. */
+  p.cq_entries = 2 * entries < 16 ? 16 : 2 * entries;
+  int r = io_uring_queue_init_params(4, &t->rring, &p);
+  if (r < 0) {
+    snprintf(t->read_note, sizeof t->read_note, "io_uring_queue_init (deferred task work) failed (%s): using read()",
+             errno_name(-r));
+    return;
+  }
+  const char *why = NULL;
+  struct io_uring_probe *pr = io_uring_get_probe_ring(&t->rring);
+  if (!pr || pr->last_op < IORING_OP_READ_MULTISHOT || !io_uring_opcode_supported(pr, IORING_OP_READ_MULTISHOT))
+    why = "no IORING_OP_READ_MULTISHOT (kernel < 6.7)";
+  if (pr) io_uring_free_probe(pr);
+  if (!why) {
+    t->br_bytes = ((size_t)entries * sizeof(struct io_uring_buf) + 4095) & ~(size_t)4095;
+    void *m = mmap(NULL, t->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (m == MAP_FAILED) {
+      why = "mmap of the buffer ring failed";
+    } else {
+      t->br = m;
+      struct io_uring_buf_reg reg;
+      memset(&reg, 0, sizeof reg);
+      reg.ring_addr = (uint64_t)(uintptr_t)m;
+      reg.ring_entries = entries;
+      reg.bgid = 0;
+      r = io_uring_register_buf_ring(&t->rring, &reg, 0);
+      if (r < 0) {
+        why = "IORING_REGISTER_PBUF_RING failed";
+        munmap(m, t->br_bytes);
+        t->br = NULL;
+      }
+    }
+  }
+  if (why) {
+    io_uring_queue_exit(&t->rring);
+    snprintf(t->read_note, sizeof t->read_note, "%s: using read()", why);
+    return;
+  }
+  t->rx_entries = entries;
+  t->rx_fixed = io_uring_register_files(&t->rring, &t->fd, 1) == 0;
+  io_uring_buf_ring_init(t->br);
+  t->rx_head = 0;
+  rx_refill(t);
+  t->rx_uring = 1;
+  snprintf(t->read_note, sizeof t->read_note, "io_uring multishot read, %u-buffer ring, deferred task work%s", entries,
+           t->rx_fixed ? ", fixed file" : "");
+#else
+  (void)wanted;
+  snprintf(t->read_note, sizeof t->read_note, "built without liburing: using read()");
+#endif
+}
+
 /* Everything that must happen inside the target namespace. Returns 0 or an
  * errno, with *step naming the failing call. On failure nothing is left
  * behind: a TAP we created disappears when its only fd is closed. */
@@ -453,7 +683,7 @@ fail:
   return e;
 }
 
-/* open({name?, netns?, attach?, up?, batch?, slotSize?, ioUring?}) */
+/* open({name?, netns?, attach?, up?, batch?, slotSize?, ioUring?, uringRead?}) */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], v;
@@ -482,6 +712,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int attach = opt_bool(env, o, "attach", 0);
   int up = opt_bool(env, o, "up", 0);
   int want_uring = opt_bool(env, o, "ioUring", 1);
+  int want_uring_read = opt_bool(env, o, "uringRead", 1);
   uint32_t batch = opt_u32(env, o, "batch", 256);
   uint32_t slot = opt_u32(env, o, "slotSize", 2048);
   if (attach && !has_name) {
@@ -553,6 +784,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_reference(env, lenbuf, 1, &t->lengths_ref);
 
   setup_uring(t, want_uring);
+  setup_uring_read(t, want_uring_read);
 
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
@@ -574,6 +806,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "ioUring", tmp);
   napi_create_string_utf8(env, t->uring_note, NAPI_AUTO_LENGTH, &tmp);
   napi_set_named_property(env, result, "writePath", tmp);
+#ifdef HAVE_LIBURING
+  napi_get_boolean(env, t->rx_uring, &tmp);
+#else
+  napi_get_boolean(env, false, &tmp);
+#endif
+  napi_set_named_property(env, result, "uringRead", tmp);
+  napi_create_string_utf8(env, t->read_note, NAPI_AUTO_LENGTH, &tmp);
+  napi_set_named_property(env, result, "readPath", tmp);
   napi_set_named_property(env, result, "arena", arena);
   napi_set_named_property(env, result, "lengths", lengths);
   napi_create_uint32(env, batch, &tmp);

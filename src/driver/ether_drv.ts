@@ -239,11 +239,21 @@ function program(ifp: Ifnet): void {
   const sc = etherSoftc(ifp);
   const addrs: Uint8Array[] = [sc.mac, ETHER_BROADCAST];
   for (const ifma of ifp.multiValues()) if (ifma.ifma_addr.family === AF_LINK) addrs.push(ifma.ifma_addr.lladdr);
-  const promisc = (ifp.if_flags & IFF_PROMISC) !== 0;
-  const allmulti = (ifp.if_flags & IFF_ALLMULTI) !== 0;
-  sc.filter.program(addrs, promisc, allmulti);
+  sc.filter.program(addrs, (ifp.if_flags & IFF_PROMISC) !== 0, (ifp.if_flags & IFF_ALLMULTI) !== 0);
+  pushFilter(ifp);
+}
+
+/**
+ * Give the device the software filter's state. The list is capped: past 256
+ * hashed groups every bin of a 64-bin hash is as good as set, so the device
+ * is asked for all-multicast instead (the software filter stays exact), and
+ * a change costs the same with 10 groups or 100,000.
+ */
+function pushFilter(ifp: Ifnet): void {
+  const sc = etherSoftc(ifp);
+  const { addrs, truncated } = sc.filter.deviceList(256);
   try {
-    sc.device.setFilter({ promisc, allmulti: sc.filter.allmulti, addrs });
+    sc.device.setFilter({ promisc: sc.filter.promisc, allmulti: sc.filter.allmulti || truncated, addrs });
   } catch (e) {
     if (e instanceof KernError) ifp.if_lasterror = e;
   }
@@ -262,9 +272,15 @@ function ether_drv_ioctl(ifp: Ifnet, cmd: number, ifr: IfReq): void {
       }
       return;
     case SIOCADDMULTI:
-    case SIOCDELMULTI:
-      program(ifp);
+    case SIOCDELMULTI: {
+      const sa = ifr.ifr_addr;
+      if (sa?.family !== AF_LINK) throw kerr('EINVAL', `${ifp.if_xname}: ${ioctlName(cmd)} needs a link-layer address`);
+      const filter = etherSoftc(ifp).filter;
+      if (cmd === SIOCADDMULTI) filter.add(sa.lladdr);
+      else filter.remove(sa.lladdr);
+      pushFilter(ifp);
       return;
+    }
     case SIOCSIFMTU: {
       const sc = etherSoftc(ifp);
       const mtu = ifr.ifr_mtu!;

@@ -523,11 +523,13 @@ export function if_addmulti(ifp: Ifnet, sa: Sockaddr): IfMultiAddr {
       newLink = true;
     }
   }
-  const ifma = new IfMultiAddr(copySockaddr(sa), lladdr, ifp, llifma);
+  // The address is kept as given (callers hand over a fresh one): no copy per membership.
+  const ifma = new IfMultiAddr(sa, lladdr, ifp, llifma);
   table.set(key, ifma);
   if (newLink || !ifp.if_resolvemulti) {
     try {
-      ifp.if_ioctl(ifp, SIOCADDMULTI, { ifr_name: ifp.if_xname, ifr_addr: sa });
+      // The driver hears the link-layer address it must add (FreeBSD drivers re-read the whole list).
+      ifp.if_ioctl(ifp, SIOCADDMULTI, { ifr_name: ifp.if_xname, ifr_addr: lladdr ?? sa });
     } catch (e) {
       // Undo so nothing is left half-joined.
       table.delete(key);

@@ -20,6 +20,8 @@ export interface NativeOpenOptions {
   batch?: number;
   slotSize?: number;
   ioUring?: boolean;
+  /** Receive through an io_uring multishot read (default true); false forces read(). */
+  uringRead?: boolean;
 }
 
 export interface NativeOpenResult {
@@ -32,6 +34,10 @@ export interface NativeOpenResult {
   ioUring: boolean;
   /** Which write path is in use, and why (e.g. "io_uring, 256 entries, fixed file"). */
   writePath: string;
+  /** Whether input comes from an io_uring multishot read into a provided-buffer ring over the arena. */
+  uringRead: boolean;
+  /** Which receive path is in use, and why (e.g. "io_uring multishot read, 256-buffer ring, ..."). */
+  readPath: string;
   /** Input arena: `batch` slots of `slotSize` bytes, written by C, read by JS during onInput. */
   arena: ArrayBuffer;
   /** Input frame lengths, one per slot, written by C. */

@@ -24,6 +24,11 @@ export interface TapOpenOptions {
   slotSize?: number;
   /** Use io_uring for batched writes when the kernel allows it (default true); false forces write(). */
   ioUring?: boolean;
+  /**
+   * Receive through an io_uring multishot read (kernel 6.7+) into a provided-buffer
+   * ring over the input slots when the kernel allows it (default true); false forces read().
+   */
+  uringRead?: boolean;
 }
 
 /** DeviceStats plus the kernel's own counters for the TAP (kernel tx = towards us). */
@@ -164,6 +169,10 @@ export class TapDevice implements EtherDevice {
   readonly ioUring: boolean;
   /** The write path and why, e.g. "io_uring, 256 entries, fixed file". */
   readonly writePath: string;
+  /** The receive path in use: an io_uring multishot read, or one read() per frame. */
+  readonly readPath: 'io_uring-multishot' | 'read';
+  /** The receive path and why, e.g. "io_uring multishot read, 256-buffer ring, deferred task work, fixed file". */
+  readonly readNote: string;
   /** Largest frame carried: the input slot size. */
   readonly maxFrame: number;
   /** Most frames per input batch. */
@@ -195,6 +204,8 @@ export class TapDevice implements EtherDevice {
     this.netns = netns;
     this.ioUring = r.ioUring;
     this.writePath = r.writePath;
+    this.readPath = r.uringRead ? 'io_uring-multishot' : 'read';
+    this.readNote = r.readPath;
     this.maxFrame = r.slotSize;
     this.batch = r.batch;
     this.arena = new Uint8Array(r.arena);
@@ -217,7 +228,15 @@ export class TapDevice implements EtherDevice {
     const addon = loadTapAddon();
     return new TapDevice(
       addon,
-      { name: opts.name, attach: !!opts.attach, up: !!opts.up, batch, slotSize, ioUring: opts.ioUring ?? true },
+      {
+        name: opts.name,
+        attach: !!opts.attach,
+        up: !!opts.up,
+        batch,
+        slotSize,
+        ioUring: opts.ioUring ?? true,
+        uringRead: opts.uringRead ?? true,
+      },
       netns,
     );
   }

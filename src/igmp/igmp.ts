@@ -97,7 +97,7 @@ export class Igmp {
     if (hi) return hi;
     const inet = this.host.inet;
     const silent = !(ifp.if_flags & IFF_MULTICAST) || (ifp.if_flags & IFF_LOOPBACK) !== 0;
-    const cfg: Partial<HostIfConfig> = { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp };
+    const cfg: Partial<HostIfConfig> = { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp, gen2GeneralOnly: true };
     hi = new MgmdHostIf(
       {
         sched: this.host.sched,

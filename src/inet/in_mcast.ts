@@ -36,12 +36,45 @@ export interface FilterState {
   sources: Map<string, Uint8Array>;
 }
 
+/**
+ * The source map of every state without sources. States are replaced, never
+ * edited in place, so one shared empty map saves an allocation per group
+ * (most groups are any-source).
+ */
+export const NO_SOURCES: ReadonlyMap<string, Uint8Array> = new Map();
+
 export function emptyState(): FilterState {
-  return { mode: MCAST_UNDEFINED, sources: new Map() };
+  return { mode: MCAST_UNDEFINED, sources: NO_SOURCES as Map<string, Uint8Array> };
 }
 
 function copyState(s: FilterState): FilterState {
-  return { mode: s.mode, sources: new Map(s.sources) };
+  return { mode: s.mode, sources: s.sources.size ? new Map(s.sources) : (NO_SOURCES as Map<string, Uint8Array>) };
+}
+
+/**
+ * The listeners of a group: nearly always one or two, so an array is
+ * smaller and faster than a Set.
+ */
+export class Listeners implements Iterable<SockFilter> {
+  private readonly list: SockFilter[] = [];
+  add(f: SockFilter): void {
+    if (!this.list.includes(f)) this.list.push(f);
+  }
+  delete(f: SockFilter): boolean {
+    const i = this.list.indexOf(f);
+    if (i < 0) return false;
+    this.list.splice(i, 1);
+    return true;
+  }
+  has(f: SockFilter): boolean {
+    return this.list.includes(f);
+  }
+  get size(): number {
+    return this.list.length;
+  }
+  [Symbol.iterator](): Iterator<SockFilter> {
+    return this.list[Symbol.iterator]();
+  }
 }
 
 /** One listener's filter (a socket's, or the stack's own for groups like 224.0.0.1). */
@@ -50,6 +83,7 @@ export class SockFilter {
     public mode: FilterMode,
     public sources: Map<string, Uint8Array> = new Map(),
   ) {}
+
 
   has(src: Uint8Array): boolean {
     return this.sources.has(addrKey(src));
@@ -77,11 +111,18 @@ export function mergeFilters(listeners: Iterable<SockFilter>): FilterState {
     out.mode = MCAST_EXCLUDE;
     const [first, ...rest] = ex;
     for (const [k, a] of first.sources) {
-      if (rest.every((f) => f.sources.has(k)) && !inc.some((f) => f.sources.has(k))) out.sources.set(k, a);
+      if (rest.every((f) => f.sources.has(k)) && !inc.some((f) => f.sources.has(k))) {
+        if (out.sources === NO_SOURCES) out.sources = new Map();
+        out.sources.set(k, a);
+      }
     }
     return out;
   }
-  for (const f of inc) for (const [k, a] of f.sources) out.sources.set(k, a);
+  for (const f of inc)
+    for (const [k, a] of f.sources) {
+      if (out.sources === NO_SOURCES) out.sources = new Map();
+      out.sources.set(k, a);
+    }
   if (out.sources.size) out.mode = MCAST_INCLUDE;
   return out;
 }
@@ -116,13 +157,14 @@ export function stateChangeRecords(from: FilterState, to: FilterState): GroupRec
 
 /** in_multi: the interface's membership of one group. */
 export class InMulti<Ifp = unknown> {
-  readonly listeners = new Set<SockFilter>();
+  readonly listeners = new Listeners();
   /** st[0]: committed (last reported); st[1]: pending (merged now). */
   readonly st: [FilterState, FilterState] = [emptyState(), emptyState()];
   /** Protocol-private state (the IGMP/MLD group state machine). */
   protospec: unknown;
-  /** Link-layer membership released when the last listener goes. */
-  release: (() => void) | undefined;
+  /** Drops the interface-layer membership when the group goes (set by the address family). */
+  // Method syntax keeps the parameter bivariant, so an InMulti<Ifnet> is still an InMulti.
+  release?(inm: InMulti<Ifp>): void;
   /**
    * Set by the group protocol while it still has reports to send for a
    * group nobody listens to any more (FreeBSD keeps such an in_multi on its
@@ -132,13 +174,11 @@ export class InMulti<Ifp = unknown> {
 
   constructor(
     readonly ifp: Ifp,
+    /** Kept as given, not copied: the caller hands over a fresh address. */
     readonly group: Uint8Array,
     readonly maxGroupSources = MCAST_MAXGRPSRC,
+    readonly key: string = addrKey(group),
   ) {}
-
-  get key(): string {
-    return addrKey(this.group);
-  }
 
   /** Number of distinct sources any listener names (FreeBSD's inm_nsrc). */
   recordedSources(extra?: SockFilter): number {

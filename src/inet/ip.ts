@@ -76,6 +76,11 @@ export interface IpOutputOptions {
   loop?: boolean;
 }
 
+/** Drop the interface-layer membership of a group that is going (shared, so no closure per group). */
+function releaseLink(inm: InMulti<Ifnet>): void {
+  if_delmulti(inm.ifp, { family: AF_INET, addr: inm.group });
+}
+
 export class Ipv4 {
   private id: number;
   readonly routes: Route4[] = [];
@@ -201,12 +206,12 @@ export class Ipv4 {
     let inm = info.multi.get(key);
     if (inm) checkGroupLimit(inm, f, `join ${inToString(group)} on ${ifp.if_xname}`);
     if (!inm) {
-      inm = new InMulti<Ifnet>(ifp, Uint8Array.from(group), this.inet.limits.maxgrpsrc);
+      inm = new InMulti<Ifnet>(ifp, group, this.inet.limits.maxgrpsrc, key);
       checkGroupLimit(inm, f, `join ${inToString(group)} on ${ifp.if_xname}`);
       const sa: SockaddrIn = { family: AF_INET, addr: inm.group };
       const ifma = if_addmulti(ifp, sa);
       ifma.ifma_protospec = inm;
-      inm.release = () => if_delmulti(ifp, sa);
+      inm.release = releaseLink;
       info.multi.set(key, inm);
     }
     inm.listeners.add(f);
@@ -233,8 +238,8 @@ export class Ipv4 {
     const info = this.info(inm.ifp);
     if (inm.listeners.size || info.multi.get(inm.key) !== inm) return;
     info.multi.delete(inm.key);
-    inm.release?.();
-    inm.release = undefined;
+    inm.release?.(inm);
+    delete inm.release;
   }
 
   findGroup(ifp: Ifnet, group: InAddr): InMulti<Ifnet> | undefined {

@@ -125,6 +125,11 @@ export interface Ip6OutputOptions {
 
 const FF01_1 = Uint8Array.of(0xff, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 
+/** Drop the interface-layer membership of a group that is going (shared, so no closure per group). */
+function releaseLink(inm: InMulti<Ifnet>): void {
+  if_delmulti(inm.ifp, { family: AF_INET6, addr: inm.group, scopeId: 0 });
+}
+
 export class Ipv6 {
   /** Set by the MLD binding. */
   mldInput: MldInput | undefined;
@@ -260,12 +265,12 @@ export class Ipv6 {
     let inm = info.multi.get(key);
     if (inm) checkGroupLimit(inm, f, `join ${in6ToString(group)} on ${ifp.if_xname}`);
     if (!inm) {
-      inm = new InMulti<Ifnet>(ifp, Uint8Array.from(group), this.inet.limits.maxgrpsrc);
+      inm = new InMulti<Ifnet>(ifp, group, this.inet.limits.maxgrpsrc, key);
       checkGroupLimit(inm, f, `join ${in6ToString(group)} on ${ifp.if_xname}`);
       const sa: SockaddrIn6 = { family: AF_INET6, addr: inm.group, scopeId: in6MulticastScope(group) <= 2 ? ifp.if_index : 0 };
       const ifma = if_addmulti(ifp, sa);
       ifma.ifma_protospec = inm;
-      inm.release = () => if_delmulti(ifp, sa);
+      inm.release = releaseLink;
       info.multi.set(key, inm);
     }
     inm.listeners.add(f);
@@ -289,8 +294,8 @@ export class Ipv6 {
     const info = this.info(inm.ifp);
     if (inm.listeners.size || info.multi.get(inm.key) !== inm) return;
     info.multi.delete(inm.key);
-    inm.release?.();
-    inm.release = undefined;
+    inm.release?.(inm);
+    delete inm.release;
   }
 
   findGroup(ifp: Ifnet, group: Uint8Array): InMulti<Ifnet> | undefined {

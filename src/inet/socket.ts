@@ -447,7 +447,7 @@ export class UdpSocket {
       if (e instanceof KernError) throw kerr(e.code as ErrnoName, `${where}: ${e.message.replace(/^\w+: /, '')}`);
       throw e;
     }
-    this.memberships.set(key, { ifp, group: Uint8Array.from(group), filter, inm });
+    this.memberships.set(key, { ifp, group: inm.group, filter, inm });
   }
 
   /** inp_leave_group */

@@ -354,11 +354,11 @@ export function ether_resolvemulti(ifp: Ifnet, sa: Sockaddr): SockaddrDl | null 
     case AF_INET:
       if ((sa.addr[0] & 0xf0) !== 0xe0)
         throw kerr('EADDRNOTAVAIL', `${ifp.if_xname}: ${sa.addr.join('.')} is not an IPv4 multicast address`);
-      return sockaddrDl(etherMapIpMulticast(sa.addr), ifp.if_index, IFT_ETHER);
+      return { family: AF_LINK, index: ifp.if_index, type: IFT_ETHER, name: '', lladdr: etherMapIpMulticast(sa.addr) };
     case AF_INET6:
       if (sa.addr[0] !== 0xff)
         throw kerr('EADDRNOTAVAIL', `${ifp.if_xname}: the address is not an IPv6 multicast address`);
-      return sockaddrDl(etherMapIpv6Multicast(sa.addr), ifp.if_index, IFT_ETHER);
+      return { family: AF_LINK, index: ifp.if_index, type: IFT_ETHER, name: '', lladdr: etherMapIpv6Multicast(sa.addr) };
     default:
       throw kerr('EAFNOSUPPORT', `${ifp.if_xname}: address family ${(sa as Sockaddr).family} has no Ethernet mapping`);
   }

@@ -37,6 +37,14 @@ export class RxFilter {
   private readonly mask = new Uint32Array(2);
   /** Every hash bin is set: the hash passes any group, so skip computing it. */
   private maskFull = false;
+  /** Addresses that always take the first exact slots: the interface's MAC and broadcast. */
+  private fixed: Uint8Array[] = [];
+  /** Groups in exact slots, then groups in the hash, each in the order they came. */
+  private readonly exactGroups = new Map<string, Uint8Array>();
+  private readonly hashed = new Map<string, Uint8Array>();
+  /** Groups per hash bin, so that a bin clears when its last group leaves. */
+  private readonly binCount = new Uint32Array(64);
+  private wantAllmulti = false;
   promisc = false;
   allmulti = false;
   /** allmulti was forced by overflow rather than asked for (IFF_ALLMULTI). */
@@ -48,33 +56,100 @@ export class RxFilter {
   }
 
   /**
-   * Load the filter. `addrs` lists the unicast MAC and broadcast first, then
-   * the multicast groups, in the order the exact slots should take them.
+   * Load the filter from scratch. `addrs` lists the unicast MAC and
+   * broadcast first, then the multicast groups, in the order the exact slots
+   * should take them.
    */
   program(addrs: readonly Uint8Array[], promisc: boolean, allmulti: boolean): void {
-    this.promisc = promisc;
-    this.mask[0] = this.mask[1] = 0;
-    let n = 0;
-    let groups = 0;
-    let hashed = false;
+    this.fixed = [];
+    this.exactGroups.clear();
+    this.hashed.clear();
+    this.binCount.fill(0);
     for (const a of addrs) {
-      if (a[0] & 1 && !isBroadcast(a)) groups++;
-      if (n < this.config.exactSlots) {
-        this.exHi[n] = hi16(a, 0);
-        this.exLo[n] = lo32(a, 0);
-        n++;
-      } else if (a[0] & 1) {
-        hashed = true;
-        if (this.config.hashBins) {
-          const bin = etherHashBin(a, 0);
-          this.mask[bin >>> 5] |= 1 << (bin & 31);
-        }
-      }
+      if (a[0] & 1 && !isBroadcast(a)) this.add(a, false);
+      else if (this.fixed.length < this.config.exactSlots) this.fixed.push(Uint8Array.from(a.subarray(0, 6)));
     }
+    this.setFlags(promisc, allmulti);
+  }
+
+  /** IFF_PROMISC / IFF_ALLMULTI changed. */
+  setFlags(promisc: boolean, allmulti: boolean): void {
+    this.promisc = promisc;
+    this.wantAllmulti = allmulti;
+    this.refresh();
+  }
+
+  /** A group joined (SIOCADDMULTI): it takes a free exact slot, or a hash bin. O(1). */
+  add(a: Uint8Array, refresh = true): void {
+    const k = macKey(a);
+    if (this.exactGroups.has(k) || this.hashed.has(k)) return;
+    const copy = a; // link-layer addresses are immutable once made; keep the caller's
+    if (this.fixed.length + this.exactGroups.size < this.config.exactSlots) this.exactGroups.set(k, copy);
+    else {
+      this.hashed.set(k, copy);
+      this.binCount[etherHashBin(copy, 0)]++;
+    }
+    if (refresh) this.refresh();
+  }
+
+  /** A group left (SIOCDELMULTI): the oldest hashed group moves up into a freed exact slot. O(1). */
+  remove(a: Uint8Array): void {
+    const k = macKey(a);
+    if (this.exactGroups.delete(k)) {
+      const next = this.hashed.entries().next();
+      if (!next.done) {
+        const [nk, na] = next.value;
+        this.hashed.delete(nk);
+        this.binCount[etherHashBin(na, 0)]--;
+        this.exactGroups.set(nk, na);
+      }
+    } else {
+      const h = this.hashed.get(k);
+      if (!h) return;
+      this.hashed.delete(k);
+      this.binCount[etherHashBin(h, 0)]--;
+    }
+    this.refresh();
+  }
+
+  /** Recompute the exact slots, the mask and the overflow state from the lists. */
+  private refresh(): void {
+    let n = 0;
+    for (const a of this.fixed) this.setExact(n++, a);
+    for (const a of this.exactGroups.values()) this.setExact(n++, a);
     this.nexact = n;
+    this.mask[0] = this.mask[1] = 0;
+    if (this.config.hashBins)
+      for (let bin = 0; bin < 64; bin++) if (this.binCount[bin]) this.mask[bin >>> 5] |= 1 << (bin & 31);
     this.maskFull = this.mask[0] === 0xffffffff && this.mask[1] === 0xffffffff;
-    this.overflowed = groups > this.config.maxGroups || (hashed && this.config.hashBins === 0);
-    this.allmulti = allmulti || this.overflowed;
+    const groups = this.exactGroups.size + this.hashed.size;
+    this.overflowed = groups > this.config.maxGroups || (this.hashed.size > 0 && this.config.hashBins === 0);
+    this.allmulti = this.wantAllmulti || this.overflowed;
+  }
+
+  private setExact(i: number, a: Uint8Array): void {
+    this.exHi[i] = hi16(a, 0);
+    this.exLo[i] = lo32(a, 0);
+  }
+
+  /** Number of groups the filter holds. */
+  get groupCount(): number {
+    return this.exactGroups.size + this.hashed.size;
+  }
+
+  /**
+   * The list to give a device with the same geometry: the exact addresses,
+   * then hashed groups up to `limit` (enough to set every bin a hash can
+   * have; beyond it the caller asks the device for all-multicast).
+   */
+  deviceList(limit = 256): { addrs: Uint8Array[]; truncated: boolean } {
+    const addrs = [...this.fixed, ...this.exactGroups.values()];
+    let i = 0;
+    for (const a of this.hashed.values()) {
+      if (i++ >= limit) return { addrs, truncated: true };
+      addrs.push(a);
+    }
+    return { addrs, truncated: false };
   }
 
   /** Whether the frame whose destination MAC starts at buf[off] passes (the hot path). */
@@ -114,6 +189,10 @@ export class RxFilter {
   get exactCount(): number {
     return this.nexact;
   }
+}
+
+function macKey(a: Uint8Array): string {
+  return String.fromCharCode(a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 function hi16(a: Uint8Array, off: number): number {

@@ -75,6 +75,12 @@ export interface HostIfConfig {
   v2UriMs: number;
   /** Let other hosts' v1/v2 reports suppress ours even in v3 mode (net.inet.igmp.legacysupp). */
   legacysupp: boolean;
+  /**
+   * Only a general query of generation 2 starts the generation-2 Older Version
+   * Querier Present timer (IGMP: RFC 9776 §7.2.1 "whenever an IGMPv2 General
+   * Query is received"); false for MLD, where any MLDv1 query does.
+   */
+  gen2GeneralOnly: boolean;
 }
 
 export const DEFAULT_HOST_CONFIG: HostIfConfig = {
@@ -85,12 +91,17 @@ export const DEFAULT_HOST_CONFIG: HostIfConfig = {
   uriMs: 1000,
   v2UriMs: 10_000,
   legacysupp: false,
+  gen2GeneralOnly: false,
 };
 
-/** A source's pending state-change retransmissions (RFC 9776 §5.1). */
+/**
+ * A source's pending state-change retransmissions (RFC 9776 §5.1). Whether
+ * it goes in ALLOW or BLOCK is decided when the report is built, from the
+ * interface state then: "all with retransmission state that must be
+ * forwarded" / "... blocked".
+ */
 interface SourceRetrans {
   addr: Uint8Array;
-  type: 'ALLOW' | 'BLOCK';
   left: number;
 }
 
@@ -105,8 +116,14 @@ export class HostGroup {
   querySources: Map<string, Uint8Array> | null = null;
   /** v3: reports with a filter-mode-change record still to send. */
   modeChangeLeft = 0;
-  /** v3: per-source retransmission state. */
-  readonly srcRetrans = new Map<string, SourceRetrans>();
+  /** v3: per-source retransmission state (made on first use: most groups never need it). */
+  private retrans: Map<string, SourceRetrans> | undefined;
+  get srcRetrans(): Map<string, SourceRetrans> {
+    return (this.retrans ??= new Map());
+  }
+  get hasSrcRetrans(): boolean {
+    return !!this.retrans?.size;
+  }
   /** v3: the next state-change retransmission. */
   scTimer: Callout | undefined;
   /** v1/v2: unsolicited reports still to send after a join. */
@@ -187,6 +204,7 @@ export class MgmdHostIf {
       // RFC 2236 §3 / RFC 2710 §4: report at once, then repeat after a short random delay.
       this.sendReport(g);
       g.state = IDLE_MEMBER;
+      g.lastReporter = true;
       g.unsolicitedLeft = this.config.rv - 1;
       this.armUnsolicited(g);
     } else if (was && !is) {
@@ -203,7 +221,8 @@ export class MgmdHostIf {
   private armUnsolicited(g: HostGroup): void {
     if (g.unsolicitedLeft <= 0) return;
     g.timer?.stop();
-    g.timer = this.b.sched.callout(this.rand(this.config.v2UriMs), () => {
+    // RFC 2236 §3: the repetition follows "after short delays", in (0, Unsolicited Report Interval].
+    g.timer = this.b.sched.callout(1 + this.rand(this.config.v2UriMs - 1), () => {
       g.timer = undefined;
       if (g.inm.st[1].mode === MCAST_UNDEFINED || this.generation === 3) return;
       g.unsolicitedLeft--;
@@ -231,23 +250,28 @@ export class MgmdHostIf {
     inm.commit();
     if (recs.length === 0) return;
     const rv = this.config.rv;
+    const leaving = inm.st[1].mode === MCAST_UNDEFINED;
+    // Pending source changes mean nothing once the group is left: the leave's own records
+    // (TO_IN {}, or BLOCK of an INCLUDE list) say every source is unwanted (FreeBSD's
+    // igmp_final_leave drains them too).
+    if (leaving) g.srcRetrans.clear();
     for (const r of recs) {
       if (r.type === 'TO_IN' || r.type === 'TO_EX') {
+        // The next RV reports carry the Filter-Mode-Change record, whatever source-list
+        // changes come meanwhile; sources with retransmission state keep it and follow (§5.1).
         g.modeChangeLeft = rv;
-        // The mode-change record carries the whole current list; pending source changes are folded into it.
-        g.srcRetrans.clear();
       } else {
-        for (const s of r.sources) g.srcRetrans.set(addrKey(s), { addr: s, type: r.type as 'ALLOW' | 'BLOCK', left: rv });
+        for (const s of r.sources) g.srcRetrans.set(addrKey(s), { addr: s, left: rv });
       }
     }
-    g.state = inm.st[1].mode === MCAST_UNDEFINED ? LEAVING_MEMBER : REPORTING_MEMBER;
+    g.state = leaving ? LEAVING_MEMBER : REPORTING_MEMBER;
     if (g.state === LEAVING_MEMBER) {
       // A leaving group answers no more queries.
       g.timer?.stop();
       g.timer = undefined;
       g.querySources = null;
       inm.protospecHolds = true;
-    }
+    } else inm.protospecHolds = false;
     g.scTimer?.stop();
     this.sendStateChange(g);
   }
@@ -261,17 +285,21 @@ export class MgmdHostIf {
       records.push({ type: cur.mode === MCAST_EXCLUDE ? 'TO_EX' : 'TO_IN', group: inm.group, sources: [...cur.sources.values()] });
       g.modeChangeLeft--;
     } else {
+      // ALLOW: all with retransmission state that must be forwarded; BLOCK: ... that must be blocked.
+      const cur = inm.st[1];
       const allow: Uint8Array[] = [];
       const block: Uint8Array[] = [];
       for (const [k, s] of g.srcRetrans) {
-        (s.type === 'ALLOW' ? allow : block).push(s.addr);
+        const listed = cur.sources.has(k);
+        const forwarded = cur.mode === MCAST_INCLUDE ? listed : cur.mode === MCAST_EXCLUDE ? !listed : false;
+        (forwarded ? allow : block).push(s.addr);
         if (--s.left <= 0) g.srcRetrans.delete(k);
       }
       if (allow.length) records.push({ type: 'ALLOW', group: inm.group, sources: allow });
       if (block.length) records.push({ type: 'BLOCK', group: inm.group, sources: block });
     }
     if (records.length) this.sendRecords(records);
-    if (g.modeChangeLeft > 0 || g.srcRetrans.size > 0) {
+    if (g.modeChangeLeft > 0 || g.hasSrcRetrans) {
       g.scTimer = this.b.sched.callout(1 + this.rand(this.config.uriMs - 1), () => this.sendStateChange(g), 'mgmd state-change retransmission');
     } else if (g.state === LEAVING_MEMBER) {
       g.state = NOT_MEMBER;
@@ -285,15 +313,16 @@ export class MgmdHostIf {
   /** A valid query arrived on this interface. */
   query(q: HostQuery): void {
     if (this.silent) return;
-    if (q.generation < 3) this.olderQuerierPresent(q.generation as 1 | 2);
-    else {
+    const general = q.group.every((b) => b === 0);
+    if (q.generation < 3) {
+      if (q.generation === 1 || general || !this.config.gen2GeneralOnly) this.olderQuerierPresent(q.generation as 1 | 2);
+    } else {
       // RFC 9776 §4.1.6/§4.1.7: adopt the querier's robustness and interval when given.
       if (q.qrv) this.config.rv = q.qrv;
       if (q.qqiSeconds) this.config.qi = q.qqiSeconds;
       this.config.qri = Math.max(1, Math.round(q.maxRespMs / 1000));
     }
     const maxResp = q.generation === 1 ? 10_000 : q.maxRespMs;
-    const general = q.group.every((b) => b === 0);
     if (this.generation < 3) {
       for (const inm of general ? this.b.groups() : [this.findGroup(q.group)].filter((x): x is InMulti => !!x)) this.v1v2QueryGroup(inm, maxResp);
       return;
@@ -307,6 +336,9 @@ export class MgmdHostIf {
       this.gqTimer = this.b.sched.callout(delay, () => this.answerGeneral(), 'mgmd general query response');
       return;
     }
+    // Rule 1 holds for every query: a general-query response due sooner covers this one.
+    const gqPending = this.gqTimer?.remaining() ?? -1;
+    if (gqPending >= 0 && gqPending <= delay) return;
     const inm = this.findGroup(q.group);
     if (!inm || !this.b.isReported(inm.group)) return;
     const g = this.groupState(inm);
@@ -334,13 +366,17 @@ export class MgmdHostIf {
     return undefined;
   }
 
-  /** RFC 2236 §3: start (or keep, if sooner) a random report timer for the group. */
+  /**
+   * RFC 2236 §3: start a random report timer for the group; a running timer
+   * "is reset to the random value only if the requested Max Response Time is
+   * less than the remaining value of the running timer".
+   */
   private v1v2QueryGroup(inm: InMulti, maxResp: number): void {
     if (inm.st[1].mode === MCAST_UNDEFINED || !this.b.isReported(inm.group)) return;
     const g = this.groupState(inm);
-    const delay = this.rand(maxResp);
     const pending = g.timer?.remaining() ?? -1;
-    if (pending >= 0 && pending <= delay) return;
+    if (pending >= 0 && pending <= maxResp) return;
+    const delay = this.rand(maxResp);
     g.timer?.stop();
     g.unsolicitedLeft = 0;
     g.state = g.state === SLEEPING_MEMBER ? AWAKENING_MEMBER : REPORTING_MEMBER;
@@ -446,13 +482,16 @@ export class MgmdHostIf {
           this.b.release(inm);
         } else if (inm.st[1].mode !== MCAST_UNDEFINED && this.b.isReported(inm.group)) g.state = REPORTING_MEMBER;
       }
-    } else if (gen === 3) {
+    } else {
+      // §7.2.1: "When Host Compatibility Mode changes, hosts cancel all pending response and retransmission timers."
       for (const inm of this.b.groups()) {
         const g = this.groupState(inm);
         g.timer?.stop();
         g.timer = undefined;
         g.unsolicitedLeft = 0;
-        if (inm.st[1].mode !== MCAST_UNDEFINED && this.b.isReported(inm.group)) g.state = REPORTING_MEMBER;
+        if (inm.st[1].mode !== MCAST_UNDEFINED && this.b.isReported(inm.group)) {
+          if (gen === 3) g.state = REPORTING_MEMBER;
+        }
       }
     }
   }

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TapDevice, validateIfName } from '../../src/driver/tap.js';
-import { tapAddonAvailable } from '../../src/driver/native.js';
+import { loadTapAddon, tapAddonAvailable } from '../../src/driver/native.js';
+import { release } from 'node:os';
 import type { DeviceHandlers } from '../../src/driver/device.js';
 import { isKernError, KernError } from '../../src/kern/errno.js';
 import { canUseNetns, withNetns, type Netns } from '../helpers/netns.js';
@@ -61,6 +62,10 @@ async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Pro
   }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function kernelAtLeast(major: number, minor: number): boolean {
+  const [a, b] = release().split('.').map((x) => parseInt(x, 10));
+  return a > major || (a === major && b >= minor);
+}
 
 /** Handlers that keep copies of test frames (our EtherType only) and record events. */
 function recorder() {
@@ -252,6 +257,113 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
       }),
     ));
 
+  describe('receive paths: io_uring multishot read and the read() fallback', () => {
+    it('reports the receive path; uringRead: false forces read()', () =>
+      withNetns(async (ns) => {
+        await withTap(ns, { name: 'tl0' }, async (tap) => {
+          console.info(`tl0: read path: ${tap.readPath} (${tap.readNote})`);
+          expect(['io_uring-multishot', 'read']).toContain(tap.readPath);
+          // This project's CI kernel (6.7+, liburing) must take the io_uring path.
+          if (loadTapAddon().hasLiburing && kernelAtLeast(6, 7)) expect(tap.readPath).toBe('io_uring-multishot');
+          if (tap.readPath === 'io_uring-multishot') expect(tap.readNote).toMatch(/multishot read, 256-buffer ring/);
+        });
+        await withTap(ns, { name: 'tl1', uringRead: false }, async (tap) => {
+          expect(tap.readPath).toBe('read');
+          expect(tap.readNote).toMatch(/uringRead: false|read\(\)/);
+          const rec = recorder();
+          tap.start(rec.handlers);
+          const sent = Array.from({ length: 20 }, (_, i) => frame(BCAST, KSRC, i));
+          await ns.sendRawFrames('tl1', sent.map(hex));
+          await waitFor('20 frames', () => rec.frames.length >= 20);
+          expect(rec.tags()).toEqual(sent.map((_, i) => i));
+        });
+      }));
+
+    for (const uringRead of [true, false]) {
+      it(`many times the ring size, in bursts: every frame, in order, batches <= batch (uringRead: ${uringRead})`, () =>
+        withNetns(async (ns) =>
+          withTap(ns, { name: 'tl0', batch: 8, uringRead }, async (tap) => {
+            if (!uringRead) expect(tap.readPath).toBe('read');
+            const rec = recorder();
+            tap.start(rec.handlers);
+            let next = 0;
+            // Bursts of different sizes so that batches start at every ring position.
+            for (const burst of [1, 7, 100, 13, 250, 3, 129]) {
+              const sent = Array.from({ length: burst }, (_, i) => frame(BCAST, KSRC, next + i));
+              await ns.sendRawFrames('tl0', sent.map(hex));
+              next += burst;
+              await waitFor(`${next} frames`, () => rec.frames.length >= next);
+            }
+            expect(rec.tags()).toEqual(Array.from({ length: next }, (_, i) => i));
+            expect(rec.batches.every((c) => c >= 1 && c <= 8)).toBe(true);
+            expect(rec.links).toEqual([]);
+          }),
+        ));
+
+      it(`frames of every size up to the slot arrive intact (uringRead: ${uringRead})`, () =>
+        withNetns(async (ns) =>
+          withTap(ns, { name: 'tl0', batch: 4, uringRead }, async (tap) => {
+            const rec = recorder();
+            tap.start(rec.handlers);
+            const sizes = [60, 61, 127, 128, 1000, 1514, 64, 1514, 60];
+            const sent = sizes.map((n, i) => {
+              const f = new Uint8Array(n);
+              f.set(frame(BCAST, KSRC, i).subarray(0, 18));
+              for (let k = 18; k < n; k++) f[k] = (k * 7 + i) & 0xff;
+              return f;
+            });
+            await ns.sendRawFrames('tl0', sent.map(hex));
+            await waitFor('all frames', () => rec.frames.length >= sent.length);
+            expect(rec.frames.map(hex)).toEqual(sent.map(hex));
+          }),
+        ));
+    }
+
+    it('more than 65,536 frames (the buffer ring index wraps): all in order (io_uring path)', () =>
+      withNetns(async (ns) =>
+        withTap(ns, { name: 'tl0', batch: 16 }, async (tap) => {
+          await ns.exec('ip', ['link', 'set', 'tl0', 'txqueuelen', '100000']);
+          const rec = { n: 0, bad: 0, batches: 0 };
+          tap.start({
+            input(buf, slot, lengths, count) {
+              rec.batches++;
+              for (let i = 0; i < count; i++) {
+                const o = i * slot;
+                if (((buf[o + 12] << 8) | buf[o + 13]) !== ETYPE) continue;
+                const tag = new DataView(buf.buffer, buf.byteOffset + o).getUint32(14);
+                if (tag !== rec.n % 50 || lengths[i] !== 60) rec.bad++;
+                rec.n++;
+              }
+            },
+            writable: () => {},
+            linkState: () => {},
+          });
+          const fifty = Array.from({ length: 50 }, (_, i) => hex(frame(BCAST, KSRC, i)));
+          const total = 50 * 1400;
+          await ns.sendRawFrames('tl0', fifty, 1400);
+          await waitFor(`${total} frames`, () => rec.n >= total, 20_000);
+          expect(rec.n).toBe(total);
+          expect(rec.bad).toBe(0);
+          expect(tap.stats().drops).toBe(0);
+        }),
+      ),
+    30_000);
+
+    it('close() with the multishot read armed removes the TAP at once and is idempotent', () =>
+      withNetns(async (ns) => {
+        const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true });
+        const rec = recorder();
+        tap.start(rec.handlers);
+        await ns.sendRawFrames('tl0', [hex(frame(BCAST, KSRC, 1))]);
+        await waitFor('1 frame', () => rec.frames.length >= 1);
+        tap.close();
+        expect(await ns.hasLink('tl0')).toBe(false);
+        tap.close();
+        // The name is free again right away.
+        await withTap(ns, { name: 'tl0' }, async (t) => expect(t.name).toBe('tl0'));
+      }));
+  });
+
   describe('receive filter (TUNSETTXFILTER)', () => {
     const GROUP = '01:00:5e:01:02:03';
 
@@ -328,10 +440,12 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
       ));
   });
 
-  it('deleting the TAP under an open device reports linkState(false, ENXIO) and does not crash', () =>
+  for (const uringRead of [true, false])
+  it(`deleting the TAP under an open device reports linkState(false, ENXIO) and does not crash (uringRead: ${uringRead})`, () =>
     withNetns(async (ns) => {
-      const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true });
+      const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true, uringRead });
       try {
+        if (!uringRead) expect(tap.readPath).toBe('read');
         const rec = recorder();
         tap.start(rec.handlers);
         await ns.exec('ip', ['link', 'del', 'tl0']);

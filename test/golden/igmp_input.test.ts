@@ -1,0 +1,208 @@
+// igmp_input: receive validation and the igmpstat counters (FreeBSD igmp.c; RFC 9776 §4.1.12, §7.1, §9.1; RFC 2236 §2).
+import { describe, expect, it } from 'vitest';
+import { mgmdLab } from '../helpers/mgmd_lab.js';
+import { untimed } from '../helpers/mgmd_trace.js';
+import { IP_ADD_MEMBERSHIP, IPPROTO_IP } from '../../src/inet/socket.js';
+import { inParse } from '../../src/inet/in.js';
+import { igmpEmit } from '../../src/igmp/codec.js';
+import { IPPROTO_IGMP, ipEmit, ipParse } from '../../src/inet/ip_codec.js';
+import { IgmpStat } from '../../src/stats/igmp_stats.js';
+import type { Host } from '../../src/host.js';
+
+const G = '239.1.1.1';
+const v3 = (msg: string) => ({ from: 'h1.em0', ipSrc: '192.0.2.1', ipDst: '224.0.0.22', ttl: 1, routerAlert: true, msg: `IGMPv3 report ${msg}` });
+
+function snapshot(h: Host): Record<string, number> {
+  return { ...(h.igmp.stat as unknown as Record<string, number>) };
+}
+
+/** The igmpstat counters that moved. */
+function delta(h: Host, before: Record<string, number>): Record<string, number> {
+  const now = snapshot(h);
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(now)) if (now[k] !== before[k]) out[k] = now[k] - before[k];
+  return out;
+}
+
+function joined(seed: number) {
+  const lab = mgmdLab(seed);
+  lab.h.inet.socket().setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: G });
+  lab.L.run(30_000);
+  lab.wire.clear();
+  return lab;
+}
+
+describe('igmp_input validation and igmpstat', () => {
+  it('the counters start at zero, with FreeBSD names', () => {
+    expect(Object.keys(new IgmpStat())).toEqual([
+      'igps_version',
+      'igps_len',
+      'igps_rcv_total',
+      'igps_rcv_tooshort',
+      'igps_rcv_badttl',
+      'igps_rcv_badsum',
+      'igps_rcv_v1v2_queries',
+      'igps_rcv_v3_queries',
+      'igps_rcv_badqueries',
+      'igps_rcv_gen_queries',
+      'igps_rcv_group_queries',
+      'igps_rcv_gsr_queries',
+      'igps_drop_gsr_queries',
+      'igps_rcv_reports',
+      'igps_rcv_badreports',
+      'igps_rcv_ourreports',
+      'igps_rcv_nora',
+      'igps_snd_reports',
+    ]);
+  });
+
+  it('a valid v3 general query is counted and answered', () => {
+    const { L, wire, h, now } = joined(80);
+    const s = snapshot(h);
+    const t0 = now();
+    wire.query4({ version: 3, maxRespTenths: 10 });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_v3_queries: 1, igps_rcv_gen_queries: 1, igps_snd_reports: 1 });
+    const rows = wire.sent('h1.em0', 4);
+    expect(untimed(rows)).toEqual([v3(`IS_EX(${G} {})`)]);
+    expect(rows[0].t - t0).toBeLessThanOrEqual(1000);
+  });
+
+  it('TTL other than 1: igps_rcv_badttl, ignored', () => {
+    const { L, wire, h } = joined(81);
+    const s = snapshot(h);
+    wire.query4({ version: 3, maxRespTenths: 10 }, { ttl: 2 });
+    wire.query4({ version: 2, maxRespTenths: 10 }, { ttl: 64 });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_badttl: 2 });
+    expect(wire.sent('h1.em0', 4)).toEqual([]);
+    expect(h.igmp.ifinfoView(h.ifunit('em0')!).igi_version).toBe(3);
+  });
+
+  it('v2 and v3 queries without Router Alert: igps_rcv_nora, ignored (RFC 9776 §9.1); a v1 query needs none', () => {
+    const { L, wire, h, em0, now } = joined(82);
+    const s = snapshot(h);
+    wire.query4({ version: 3, maxRespTenths: 10 }, { routerAlert: false });
+    wire.query4({ version: 2, maxRespTenths: 10 }, { routerAlert: false });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_v3_queries: 1, igps_rcv_v1v2_queries: 1, igps_rcv_nora: 2 });
+    expect(wire.sent('h1.em0', 4)).toEqual([]);
+    expect(h.igmp.ifinfoView(em0).igi_version).toBe(3);
+    const t0 = now();
+    wire.query4({ version: 1 }, { routerAlert: false });
+    L.run(15_000);
+    expect(h.igmp.ifinfoView(em0).igi_version).toBe(1);
+    const rows = wire.sent('h1.em0', 4);
+    expect(rows.map((r) => r.msg)).toEqual([`IGMPv1 report ${G}`]);
+    expect(rows[0].t - t0).toBeLessThanOrEqual(10_000);
+  });
+
+  it('a general query not sent to 224.0.0.1: igps_rcv_badqueries, ignored', () => {
+    const { L, wire, h } = joined(83);
+    const s = snapshot(h);
+    wire.query4({ version: 3, maxRespTenths: 10 }, { dst: '192.0.2.1', ethDst: '02:00:00:00:00:01' });
+    wire.query4({ version: 2, maxRespTenths: 10 }, { dst: G });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_v3_queries: 1, igps_rcv_v1v2_queries: 1, igps_rcv_badqueries: 2 });
+    expect(wire.sent('h1.em0', 4)).toEqual([]);
+  });
+
+  it('a query from 0.0.0.0 is valid and answered (the Linux bridge querier sends them)', () => {
+    const { L, wire, h, now } = joined(84);
+    const s = snapshot(h);
+    const t0 = now();
+    wire.query4({ version: 3, maxRespTenths: 10 }, { src: '0.0.0.0' });
+    L.run(5000);
+    const t1 = now();
+    wire.query4({ version: 2, group: G, maxRespTenths: 10 }, { src: '0.0.0.0' });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_v3_queries: 1, igps_rcv_v1v2_queries: 1, igps_rcv_gen_queries: 1, igps_rcv_group_queries: 1, igps_snd_reports: 2 });
+    const rows = wire.sent('h1.em0', 4);
+    // A v2 group-specific query leaves the interface in v3 mode (only a v2 General Query starts
+    // the IGMPv2 Querier Present timer, §7.2.1), so it is answered as a v3 group query.
+    expect(rows.map((r) => r.msg)).toEqual([`IGMPv3 report IS_EX(${G} {})`, `IGMPv3 report IS_EX(${G} {})`]);
+    expect(rows[0].t - t0).toBeLessThanOrEqual(1000);
+    expect(rows[1].t - t1).toBeLessThanOrEqual(1000);
+  });
+
+  it('a bad checksum: igps_rcv_badsum; too short: igps_rcv_tooshort; a 9..11 byte query: igps_rcv_badqueries', () => {
+    const { L, wire, h } = joined(85);
+    const s = snapshot(h);
+    wire.query4({ version: 3, maxRespTenths: 10 }, { mangle: (b) => (b[5] ^= 1, b) });
+    wire.query4({ version: 2, maxRespTenths: 10 }, { mangle: (b) => b.slice(0, 6) });
+    wire.query4({ version: 3, maxRespTenths: 10 }, { mangle: (b) => fixSum(b.slice(0, 10)) });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 3, igps_rcv_badsum: 1, igps_rcv_tooshort: 1, igps_rcv_badqueries: 1 });
+    expect(wire.sent('h1.em0', 4)).toEqual([]);
+  });
+
+  it('another host\'s v2 report for our group: igps_rcv_reports and igps_rcv_ourreports (no suppression in v3 mode)', () => {
+    const { L, wire, h, em0 } = joined(86);
+    const s = snapshot(h);
+    wire.sendIgmp({ kind: 'v2report', group: inParse(G)! }, { src: '192.0.2.77' });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1, igps_rcv_ourreports: 1 });
+    // legacysupp is off: the v3 host still answers its queries.
+    wire.query4({ version: 3, group: G, maxRespTenths: 10 });
+    L.run(5000);
+    expect(wire.msgs('h1.em0', 4)).toEqual([`IGMPv3 report IS_EX(${G} {})`]);
+    void em0;
+  });
+
+  it('reports for groups we do not hold: counted in igps_rcv_reports only', () => {
+    const { L, wire, h, em0 } = joined(87);
+    const s = snapshot(h);
+    // A v3 report (hosts ignore them) that reaches us through a group we hold.
+    wire.sendIgmp({ kind: 'v3report', records: [{ type: 4, group: inParse('239.9.9.9')!, sources: [] }] }, { dst: '224.0.0.1' });
+    L.run(10);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1 });
+    // A v2 report for 239.129.1.1: its MAC (01:00:5e:01:01:01) is 239.1.1.1's, so the link filter lets it
+    // through, and taplab's ip_input drops it as not a member before IGMP sees it (ips_notmember).
+    const notmember = h.inet.ipstat.ips_notmember;
+    wire.sendIgmp({ kind: 'v2report', group: inParse('239.129.1.1')! }, { src: '192.0.2.77' });
+    L.run(10);
+    expect(h.inet.ipstat.ips_notmember - notmember).toBe(1);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1 });
+    // FreeBSD's ip_input hands every multicast datagram to the protocol ("goto ours"); given the
+    // same datagram, igmp_input counts a report and nothing else.
+    const dgram = ipEmit({ id: 1, ttl: 1, p: IPPROTO_IGMP, src: inParse('192.0.2.77')!, dst: inParse('239.129.1.1')!, routerAlert: true }, igmpEmit({ kind: 'v2report', group: inParse('239.129.1.1')! }));
+    const p = ipParse(dgram, 0, dgram.length);
+    if ('error' in p) throw new Error(p.detail);
+    h.igmp.input(em0, p.hdr, dgram, p.payloadOff, p.payloadLen);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_reports: 2 });
+    expect(wire.sent('h1.em0', 4)).toEqual([]);
+  });
+
+  it('a v2 report whose group is not its IP destination: igps_rcv_badreports', () => {
+    const { L, wire, h } = joined(88);
+    const s = snapshot(h);
+    wire.sendIgmp({ kind: 'v2report', group: inParse(G)! }, { src: '192.0.2.77', dst: '224.0.0.1' });
+    L.run(10);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1, igps_rcv_badreports: 1 });
+  });
+
+  it('group and group-and-source queries are counted apart; one for a group we do not hold is counted dropped', () => {
+    const { L, wire, h } = joined(89);
+    const s = snapshot(h);
+    wire.query4({ version: 3, group: G, maxRespTenths: 10 });
+    L.run(5000);
+    wire.query4({ version: 3, group: G, sources: ['198.51.100.1'], maxRespTenths: 10 });
+    L.run(5000);
+    wire.query4({ version: 3, group: '239.9.9.9', sources: ['198.51.100.1'], maxRespTenths: 10 }, { dst: '224.0.0.1' });
+    L.run(5000);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 3, igps_rcv_v3_queries: 3, igps_rcv_group_queries: 1, igps_rcv_gsr_queries: 2, igps_drop_gsr_queries: 1, igps_snd_reports: 2 });
+    expect(wire.msgs('h1.em0', 4)).toEqual([`IGMPv3 report IS_EX(${G} {})`, `IGMPv3 report IS_IN(${G} {198.51.100.1})`]);
+  });
+});
+
+/** Recompute the IGMP checksum of a mangled message. */
+function fixSum(b: Uint8Array): Uint8Array {
+  b[2] = b[3] = 0;
+  let sum = 0;
+  for (let i = 0; i < b.length; i += 2) sum += (b[i] << 8) | (b[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  b[2] = c >> 8;
+  b[3] = c & 0xff;
+  return b;
+}
