@@ -43,12 +43,17 @@ export interface FilterState {
  */
 export const NO_SOURCES: ReadonlyMap<string, Uint8Array> = new Map();
 
+/** The two states without sources, shared by every group in them (states are replaced, never edited). */
+const UNDEFINED_STATE: FilterState = Object.freeze({ mode: MCAST_UNDEFINED, sources: NO_SOURCES as Map<string, Uint8Array> });
+const EXCLUDE_NONE: FilterState = Object.freeze({ mode: MCAST_EXCLUDE, sources: NO_SOURCES as Map<string, Uint8Array> });
+
 export function emptyState(): FilterState {
-  return { mode: MCAST_UNDEFINED, sources: NO_SOURCES as Map<string, Uint8Array> };
+  return UNDEFINED_STATE;
 }
 
 function copyState(s: FilterState): FilterState {
-  return { mode: s.mode, sources: s.sources.size ? new Map(s.sources) : (NO_SOURCES as Map<string, Uint8Array>) };
+  if (s.sources.size === 0) return s.mode === MCAST_EXCLUDE ? EXCLUDE_NONE : UNDEFINED_STATE;
+  return { mode: s.mode, sources: new Map(s.sources) };
 }
 
 /**
@@ -81,8 +86,18 @@ export class Listeners implements Iterable<SockFilter> {
 export class SockFilter {
   constructor(
     public mode: FilterMode,
-    public sources: Map<string, Uint8Array> = new Map(),
+    /** Shared and empty until the first source: most memberships are any-source. */
+    public sources: Map<string, Uint8Array> = NO_SOURCES as Map<string, Uint8Array>,
   ) {}
+
+  addSource(src: Uint8Array): void {
+    if (this.sources === NO_SOURCES) this.sources = new Map();
+    this.sources.set(addrKey(src), src);
+  }
+
+  deleteSource(src: Uint8Array): void {
+    if (this.sources !== NO_SOURCES) this.sources.delete(addrKey(src));
+  }
 
 
   has(src: Uint8Array): boolean {
@@ -106,7 +121,8 @@ export function mergeFilters(listeners: Iterable<SockFilter>): FilterState {
   const ex: SockFilter[] = [];
   const inc: SockFilter[] = [];
   for (const f of listeners) (f.mode === MCAST_EXCLUDE ? ex : inc).push(f);
-  const out = emptyState();
+  if (ex.length === 1 && inc.length === 0 && ex[0].sources.size === 0) return EXCLUDE_NONE;
+  const out: FilterState = { mode: MCAST_UNDEFINED, sources: NO_SOURCES as Map<string, Uint8Array> };
   if (ex.length) {
     out.mode = MCAST_EXCLUDE;
     const [first, ...rest] = ex;
@@ -124,7 +140,7 @@ export function mergeFilters(listeners: Iterable<SockFilter>): FilterState {
       out.sources.set(k, a);
     }
   if (out.sources.size) out.mode = MCAST_INCLUDE;
-  return out;
+  return out.sources.size ? out : copyState(out);
 }
 
 export type RecordType = 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK';
@@ -159,7 +175,7 @@ export function stateChangeRecords(from: FilterState, to: FilterState): GroupRec
 export class InMulti<Ifp = unknown> {
   readonly listeners = new Listeners();
   /** st[0]: committed (last reported); st[1]: pending (merged now). */
-  readonly st: [FilterState, FilterState] = [emptyState(), emptyState()];
+  readonly st: [FilterState, FilterState] = [UNDEFINED_STATE, UNDEFINED_STATE];
   /** Protocol-private state (the IGMP/MLD group state machine). */
   protospec: unknown;
   /** Drops the interface-layer membership when the group goes (set by the address family). */
@@ -192,7 +208,7 @@ export class InMulti<Ifp = unknown> {
   merge(): boolean {
     const next = mergeFilters(this.listeners);
     const changed = !sameState(next, this.st[1]);
-    this.st[1] = next;
+    this.st[1] = changed ? next : this.st[1];
     return changed;
   }
 

@@ -24,7 +24,7 @@ import {
   type InAddr,
 } from './in.js';
 import { addrKey, checkGroupLimit, InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
-import { IP_MF, IP_OFFMASK, ipEmit, ipParse, type IpHeader } from './ip_codec.js';
+import { IP_MF, IP_OFFMASK, IPPROTO_IGMP, ipEmit, ipParse, type IpHeader } from './ip_codec.js';
 import type { Inet } from './inet.js';
 
 export const IPDEFTTL = 64;
@@ -271,8 +271,10 @@ export class Ipv4 {
     }
     let flags = mflags;
     if (inIsMulticast(ip.dst)) {
+      // IGMP goes to igmp_input whatever the membership (as FreeBSD's ip_input does), and a
+      // group still being left stays ours until its protocol lets it go.
       const inm = this.info(ifp).multi.get(addrKey(ip.dst));
-      if (!inm || inm.listeners.size === 0) {
+      if (ip.p !== IPPROTO_IGMP && (!inm || (inm.listeners.size === 0 && !inm.protospecHolds))) {
         st.ips_notmember++;
         return;
       }

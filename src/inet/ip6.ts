@@ -339,8 +339,9 @@ export class Ipv6 {
     let flags = mflags;
     if (in6IsMulticast(h.dst)) {
       ist.ifs6_in_mcast++;
+      // A group still being left stays ours until MLD lets it go (its queries must reach MLD).
       const inm = this.info(ifp).multi.get(addrKey(h.dst));
-      if (!inm || inm.listeners.size === 0) {
+      if (!inm || (inm.listeners.size === 0 && !inm.protospecHolds)) {
         st.ip6s_notmember++;
         ist.ifs6_in_discard++;
         return;

@@ -427,11 +427,11 @@ export class UdpSocket {
       }
       if (m.filter.mode !== MCAST_INCLUDE) throw kerr('EINVAL', `${where}: the socket's membership is any-source (EXCLUDE); block sources instead`);
       if (m.filter.has(src)) throw kerr('EADDRNOTAVAIL', `${where}: the source is already included`);
-      m.filter.sources.set(addrKey(src), src);
+      m.filter.addSource(src);
       try {
         checkLimit(this, m);
       } catch (e) {
-        m.filter.sources.delete(addrKey(src));
+        m.filter.deleteSource(src);
         throw e;
       }
       this.ops.changed(m.inm);
@@ -458,7 +458,7 @@ export class UdpSocket {
     if (!src) return this.drop(m);
     if (m.filter.mode !== MCAST_INCLUDE) throw kerr('EADDRNOTAVAIL', `${where}: the membership is any-source; unblock or leave the group instead`);
     if (!m.filter.has(src)) throw kerr('EADDRNOTAVAIL', `${where}: the source is not in the socket's filter`);
-    m.filter.sources.delete(addrKey(src));
+    m.filter.deleteSource(src);
     // An INCLUDE filter with no sources is no membership at all (RFC 3678 §4.1.2).
     if (m.filter.sources.size === 0) return this.drop(m);
     this.ops.changed(m.inm);
@@ -474,14 +474,14 @@ export class UdpSocket {
     if (block && has) throw kerr('EADDRNOTAVAIL', `${where}: the source is already blocked`);
     if (!block && !has) throw kerr('EADDRNOTAVAIL', `${where}: the source is not blocked`);
     if (block) {
-      m.filter.sources.set(addrKey(src), src);
+      m.filter.addSource(src);
       try {
         checkLimit(this, m);
       } catch (e) {
-        m.filter.sources.delete(addrKey(src));
+        m.filter.deleteSource(src);
         throw e;
       }
-    } else m.filter.sources.delete(addrKey(src));
+    } else m.filter.deleteSource(src);
     this.ops.changed(m.inm);
   }
 

@@ -12,6 +12,7 @@ import type { Callout, Scheduler } from '../kern/clock.js';
 import type { Random } from '../kern/random.js';
 import {
   addrKey,
+  emptyState,
   type FilterState,
   type InMulti,
   MCAST_EXCLUDE,
@@ -516,7 +517,7 @@ export class MgmdHostIf {
       g.scTimer = undefined;
       g.srcRetrans.clear();
       g.modeChangeLeft = 0;
-      inm.st[0] = { mode: MCAST_UNDEFINED, sources: new Map() };
+      inm.st[0] = emptyState();
       this.changed(inm);
     }
   }
@@ -568,9 +569,11 @@ export class MgmdHostIf {
   }
 }
 
+const NO_ADDRS: Uint8Array[] = [];
+
 function currentState(group: Uint8Array, st: FilterState): McRecord {
   const type: RecordType = st.mode === MCAST_EXCLUDE ? 'IS_EX' : 'IS_IN';
-  return { type, group, sources: [...st.sources.values()] };
+  return { type, group, sources: st.sources.size ? [...st.sources.values()] : NO_ADDRS };
 }
 
 export { SILENT_MEMBER };

@@ -157,19 +157,18 @@ describe('igmp_input validation and igmpstat', () => {
     L.run(10);
     expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1 });
     // A v2 report for 239.129.1.1: its MAC (01:00:5e:01:01:01) is 239.1.1.1's, so the link filter lets it
-    // through, and taplab's ip_input drops it as not a member before IGMP sees it (ips_notmember).
+    // through, and ip_input hands IGMP to igmp_input whatever the membership, as FreeBSD's does:
+    // igmp_input counts a report and nothing else (the group is not ours, so nothing is suppressed).
     const notmember = h.inet.ipstat.ips_notmember;
     wire.sendIgmp({ kind: 'v2report', group: inParse('239.129.1.1')! }, { src: '192.0.2.77' });
     L.run(10);
-    expect(h.inet.ipstat.ips_notmember - notmember).toBe(1);
-    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1 });
-    // FreeBSD's ip_input hands every multicast datagram to the protocol ("goto ours"); given the
-    // same datagram, igmp_input counts a report and nothing else.
-    const dgram = ipEmit({ id: 1, ttl: 1, p: IPPROTO_IGMP, src: inParse('192.0.2.77')!, dst: inParse('239.129.1.1')!, routerAlert: true }, igmpEmit({ kind: 'v2report', group: inParse('239.129.1.1')! }));
-    const p = ipParse(dgram, 0, dgram.length);
-    if ('error' in p) throw new Error(p.detail);
-    h.igmp.input(em0, p.hdr, dgram, p.payloadOff, p.payloadLen);
+    expect(h.inet.ipstat.ips_notmember - notmember).toBe(0);
     expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_reports: 2 });
+    void ipEmit;
+    void ipParse;
+    void igmpEmit;
+    void IPPROTO_IGMP;
+    void em0;
     expect(wire.sent('h1.em0', 4)).toEqual([]);
   });
 
