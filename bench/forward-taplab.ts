@@ -5,9 +5,9 @@
  * arrives on the first interface out of the second, through the full path
  * (TapDevice -> ether_input -> handler -> ether_output -> if_snd -> if_start
  * -> TapDevice), counters on.
- * Usage: forward-taplab IN OUT [--no-io-uring] [--no-uring-read] [--batch N] [--slot N]
- * (--no-io-uring: write() instead of io_uring writes; --no-uring-read: read()
- * instead of the io_uring multishot read.)
+ * Usage: forward-taplab IN OUT [--no-io-uring] [--uring-read|--no-uring-read] [--batch N] [--slot N]
+ * (--no-io-uring: write() instead of io_uring writes; --uring-read: the io_uring
+ * multishot read instead of read(), --no-uring-read: read(); default: TapDevice's.)
  */
 import { RealScheduler } from '../src/kern/clock.js';
 import { Host } from '../src/host.js';
@@ -17,7 +17,7 @@ import { sockaddrDl, parseMac } from '../src/driver/sockaddr.js';
 
 const [inName, outName] = process.argv.slice(2);
 const ioUring = !process.argv.includes('--no-io-uring');
-const uringRead = !process.argv.includes('--no-uring-read');
+const uringRead = process.argv.includes('--uring-read') ? true : process.argv.includes('--no-uring-read') ? false : undefined;
 const optNum = (k: string) => (process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : undefined);
 const batch = optNum('--batch');
 const slotSize = optNum('--slot');

@@ -132,7 +132,7 @@ async function benchForward() {
     const candidates: Candidate[] = [
       { name: 'C', cmd: [join(out, 'ref_forward'), 'tA', 'tB'] },
       { name: 'taplab', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB'] },
-      { name: 'taplab-read', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-uring-read'] },
+      { name: 'taplab-multishot', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--uring-read'] },
       { name: 'taplab-write', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-uring-read', '--no-io-uring'] },
     ];
 
@@ -166,19 +166,19 @@ async function benchForward() {
       }
       const cRef = median(rates.C);
       const ours = median(rates.taplab);
-      const readPlain = median(rates['taplab-read']);
+      const multishot = median(rates['taplab-multishot']);
       const plain = median(rates['taplab-write']);
       const target = size === 64 ? (ours / cRef >= 1.0 ? ' ok' : ' MISSED') : '';
       const spread = (k: string) => `[${rates[k].map((x) => fmtRate(x)).join(' ')}]`;
       line(
         `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(ours)} fps (${modes.taplab}), C reference ${fmtRate(cRef)} fps, ` +
           `ratio ${(ours / cRef).toFixed(2)}x${size === 64 ? ' (target >= 1.00x)' : ''}${target}; ` +
-          `taplab with read() ${fmtRate(readPlain)} fps, ${(readPlain / cRef).toFixed(2)}x; ` +
+          `taplab with multishot reads ${fmtRate(multishot)} fps, ${(multishot / cRef).toFixed(2)}x; ` +
           `with read()+write() ${fmtRate(plain)} fps, ${(plain / cRef).toFixed(2)}x`,
       );
       line(
         `         runs (fps, in run order): C ${spread('C')}, taplab ${spread('taplab')}, ` +
-          `read() ${spread('taplab-read')}, read()+write() ${spread('taplab-write')}`,
+          `multishot ${spread('taplab-multishot')}, read()+write() ${spread('taplab-write')}`,
       );
     }
   } finally {

@@ -577,11 +577,6 @@ export function if_delmulti_ifma(ifma: IfMultiAddr): void {
   ifp.if_vnet?.ifnets.notify(ifp, 'delmulti');
 }
 
-function copySockaddr(sa: Sockaddr): Sockaddr {
-  if (sa.family === AF_LINK) return { ...sa, lladdr: Uint8Array.from(sa.lladdr) };
-  return { ...sa, addr: Uint8Array.from(sa.addr) } as Sockaddr;
-}
-
 /**
  * ifioctl: the generic handling of interface ioctls before the driver's
  * if_ioctl, as sys/net/if.c does it. Returns the ifreq with results filled

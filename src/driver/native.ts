@@ -20,7 +20,7 @@ export interface NativeOpenOptions {
   batch?: number;
   slotSize?: number;
   ioUring?: boolean;
-  /** Receive through an io_uring multishot read (default true); false forces read(). */
+  /** Receive through an io_uring multishot read (default false: read() per frame). */
   uringRead?: boolean;
 }
 

@@ -7,8 +7,8 @@
  */
 import { ERRNO, kerr } from '../kern/errno.js';
 import { IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, IFF_DRV_RUNNING } from '../driver/if_var.js';
-import { type Ifnet, if_addmulti, if_delmulti, M_BCAST, M_MCAST } from '../driver/ifnet.js';
-import { AF_INET, AF_LINK, type SockaddrIn } from '../driver/sockaddr.js';
+import { type Ifnet, M_BCAST, M_MCAST } from '../driver/ifnet.js';
+import { AF_INET, AF_LINK } from '../driver/sockaddr.js';
 import { ETHERTYPE_IP } from '../l2/ether.js';
 import {
   INADDR_ALLHOSTS_GROUP,
@@ -23,7 +23,8 @@ import {
   inToU32,
   type InAddr,
 } from './in.js';
-import { addrKey, checkGroupLimit, InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
+import { addrKey, type InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
+import { GroupTable } from './in_groups.js';
 import { IP_MF, IP_OFFMASK, IPPROTO_IGMP, ipEmit, ipParse, type IpHeader } from './ip_codec.js';
 import type { Inet } from './inet.js';
 
@@ -74,11 +75,6 @@ export interface IpOutputOptions {
   mttl?: number;
   /** Loop multicast back to local listeners (IP_MULTICAST_LOOP); default true. */
   loop?: boolean;
-}
-
-/** Drop the interface-layer membership of a group that is going (shared, so no closure per group). */
-function releaseLink(inm: InMulti<Ifnet>): void {
-  if_delmulti(inm.ifp, { family: AF_INET, addr: inm.group });
 }
 
 export class Ipv4 {
@@ -196,54 +192,33 @@ export class Ipv4 {
 
   // ------------------------------------------------------------ groups
 
-  /**
-   * in_joingroup: add a listener's filter to the interface's group state,
-   * creating the in_multi (and the link-layer membership) on first use.
-   */
-  join(ifp: Ifnet, group: InAddr, f: SockFilter): InMulti<Ifnet> {
-    const info = this.info(ifp);
-    const key = addrKey(group);
-    let inm = info.multi.get(key);
-    if (inm) checkGroupLimit(inm, f, `join ${inToString(group)} on ${ifp.if_xname}`);
-    if (!inm) {
-      inm = new InMulti<Ifnet>(ifp, group, this.inet.limits.maxgrpsrc, key);
-      checkGroupLimit(inm, f, `join ${inToString(group)} on ${ifp.if_xname}`);
-      const sa: SockaddrIn = { family: AF_INET, addr: inm.group };
-      const ifma = if_addmulti(ifp, sa);
-      ifma.ifma_protospec = inm;
-      inm.release = releaseLink;
-      info.multi.set(key, inm);
-    }
-    inm.listeners.add(f);
-    this.changed(inm);
-    return inm;
+  /** The interface group tables of this family (in_multi). */
+  readonly groups = new GroupTable({
+    table: (ifp) => this.info(ifp).multi,
+    sockaddr: (ifp, g) => ({ family: AF_INET, addr: g }),
+    format: (g) => inToString(g),
+    maxGroupSources: () => this.inet.limits.maxgrpsrc,
+    notify: (inm) => this.inet.groupChanged(AF_INET, inm),
+  });
+
+  join(ifp: Ifnet, group: Uint8Array, f: SockFilter): InMulti<Ifnet> {
+    return this.groups.join(ifp, group, f);
   }
 
-  /** in_leavegroup, or a listener's filter changed (then `f` stays listed). */
-  leave(ifp: Ifnet, group: InAddr, f: SockFilter): void {
-    const inm = this.info(ifp).multi.get(addrKey(group));
-    if (!inm) return;
-    inm.listeners.delete(f);
-    this.changed(inm);
+  leave(ifp: Ifnet, group: Uint8Array, f: SockFilter): void {
+    this.groups.leave(ifp, group, f);
   }
 
-  /** Re-merge after a listener's filter changed in place (block/unblock/setsourcefilter). */
   changed(inm: InMulti<Ifnet>): void {
-    if (inm.merge()) this.inet.groupChanged(AF_INET, inm);
-    if (inm.listeners.size === 0 && !inm.protospecHolds) this.release(inm);
+    this.groups.changed(inm);
   }
 
-  /** Drop an in_multi nobody listens to and no protocol still needs. */
   release(inm: InMulti<Ifnet>): void {
-    const info = this.info(inm.ifp);
-    if (inm.listeners.size || info.multi.get(inm.key) !== inm) return;
-    info.multi.delete(inm.key);
-    inm.release?.(inm);
-    delete inm.release;
+    this.groups.release(inm);
   }
 
-  findGroup(ifp: Ifnet, group: InAddr): InMulti<Ifnet> | undefined {
-    return this.info(ifp).multi.get(addrKey(group));
+  findGroup(ifp: Ifnet, group: Uint8Array): InMulti<Ifnet> | undefined {
+    return this.groups.find(ifp, group);
   }
 
   // ------------------------------------------------------------ input

@@ -10,8 +10,8 @@
 import type { Callout } from '../kern/clock.js';
 import { ERRNO, kerr, KernError } from '../kern/errno.js';
 import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
-import { type Ifnet, if_addmulti, if_delmulti, M_MCAST } from '../driver/ifnet.js';
-import { AF_INET6, AF_LINK, type SockaddrIn6 } from '../driver/sockaddr.js';
+import { type Ifnet, M_MCAST } from '../driver/ifnet.js';
+import { AF_INET6, AF_LINK } from '../driver/sockaddr.js';
 import { ETHERTYPE_IPV6 } from '../l2/ether.js';
 import { Icmp6IfStat, In6IfStat, icmp6IfCount } from '../stats/inet_stats.js';
 import {
@@ -54,7 +54,8 @@ import {
   nd6NsParse,
   type Icmp6Message,
 } from './icmp6_codec.js';
-import { addrKey, checkGroupLimit, InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
+import { addrKey, type InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
+import { GroupTable } from './in_groups.js';
 import { IP6_HDR_LEN, IPPROTO_FRAGMENT, IPPROTO_NONE, ip6Emit, ip6Parse, ip6WalkExtensions } from './ip6_codec.js';
 import { IPPROTO_UDP } from './ip_codec.js';
 import type { Inet } from './inet.js';
@@ -124,11 +125,6 @@ export interface Ip6OutputOptions {
 }
 
 const FF01_1 = Uint8Array.of(0xff, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
-
-/** Drop the interface-layer membership of a group that is going (shared, so no closure per group). */
-function releaseLink(inm: InMulti<Ifnet>): void {
-  if_delmulti(inm.ifp, { family: AF_INET6, addr: inm.group, scopeId: 0 });
-}
 
 export class Ipv6 {
   /** Set by the MLD binding. */
@@ -259,47 +255,33 @@ export class Ipv6 {
 
   // ------------------------------------------------------------ groups
 
+  /** The interface group tables of this family (in_multi). */
+  readonly groups = new GroupTable({
+    table: (ifp) => this.info(ifp).multi,
+    sockaddr: (ifp, g) => ({ family: AF_INET6, addr: g, scopeId: in6MulticastScope(g) <= 2 ? ifp.if_index : 0 }),
+    format: (g) => in6ToString(g),
+    maxGroupSources: () => this.inet.limits.maxgrpsrc,
+    notify: (inm) => this.inet.groupChanged(AF_INET6, inm),
+  });
+
   join(ifp: Ifnet, group: Uint8Array, f: SockFilter): InMulti<Ifnet> {
-    const info = this.info(ifp);
-    const key = addrKey(group);
-    let inm = info.multi.get(key);
-    if (inm) checkGroupLimit(inm, f, `join ${in6ToString(group)} on ${ifp.if_xname}`);
-    if (!inm) {
-      inm = new InMulti<Ifnet>(ifp, group, this.inet.limits.maxgrpsrc, key);
-      checkGroupLimit(inm, f, `join ${in6ToString(group)} on ${ifp.if_xname}`);
-      const sa: SockaddrIn6 = { family: AF_INET6, addr: inm.group, scopeId: in6MulticastScope(group) <= 2 ? ifp.if_index : 0 };
-      const ifma = if_addmulti(ifp, sa);
-      ifma.ifma_protospec = inm;
-      inm.release = releaseLink;
-      info.multi.set(key, inm);
-    }
-    inm.listeners.add(f);
-    this.changed(inm);
-    return inm;
+    return this.groups.join(ifp, group, f);
   }
 
   leave(ifp: Ifnet, group: Uint8Array, f: SockFilter): void {
-    const inm = this.info(ifp).multi.get(addrKey(group));
-    if (!inm) return;
-    inm.listeners.delete(f);
-    this.changed(inm);
+    this.groups.leave(ifp, group, f);
   }
 
   changed(inm: InMulti<Ifnet>): void {
-    if (inm.merge()) this.inet.groupChanged(AF_INET6, inm);
-    if (inm.listeners.size === 0 && !inm.protospecHolds) this.release(inm);
+    this.groups.changed(inm);
   }
 
   release(inm: InMulti<Ifnet>): void {
-    const info = this.info(inm.ifp);
-    if (inm.listeners.size || info.multi.get(inm.key) !== inm) return;
-    info.multi.delete(inm.key);
-    inm.release?.(inm);
-    delete inm.release;
+    this.groups.release(inm);
   }
 
   findGroup(ifp: Ifnet, group: Uint8Array): InMulti<Ifnet> | undefined {
-    return this.info(ifp).multi.get(addrKey(group));
+    return this.groups.find(ifp, group);
   }
 
   defaultMulticastIf(_group: Uint8Array): Ifnet | undefined {

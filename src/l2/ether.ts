@@ -15,7 +15,7 @@ import {
   LINK_STATE_DOWN,
 } from '../driver/if_var.js';
 import { Dot3Stats, type Ifnet, M_BCAST, M_MCAST, M_PROMISC, if_attach, type Vnet } from '../driver/ifnet.js';
-import { AF_INET, AF_INET6, AF_LINK, type Sockaddr, type SockaddrDl, macToString, sockaddrDl } from '../driver/sockaddr.js';
+import { AF_INET, AF_INET6, AF_LINK, type Sockaddr, type SockaddrDl, macToString } from '../driver/sockaddr.js';
 import { isBroadcast, RxFilter } from './filter.js';
 
 export const ETHER_ADDR_LEN = 6;

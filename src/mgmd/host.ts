@@ -155,10 +155,6 @@ export class MgmdHostIf {
     this.silent = silent;
   }
 
-  private now(): number {
-    return this.b.sched.now();
-  }
-
   private rand(maxMs: number): number {
     return this.b.random.below(Math.max(1, Math.floor(maxMs)) + 1);
   }

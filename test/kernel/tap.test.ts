@@ -62,6 +62,11 @@ async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Pro
   }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The receive path asked for is the one in use (io_uring only where this kernel and build have it). */
+function expectPath(tap: TapDevice, uringRead: boolean): void {
+  const can = loadTapAddon().hasLiburing && kernelAtLeast(6, 7);
+  expect(tap.readPath).toBe(uringRead && can ? 'io_uring-multishot' : 'read');
+}
 function kernelAtLeast(major: number, minor: number): boolean {
   const [a, b] = release().split('.').map((x) => parseInt(x, 10));
   return a > major || (a === major && b >= minor);
@@ -258,18 +263,22 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
     ));
 
   describe('receive paths: io_uring multishot read and the read() fallback', () => {
-    it('reports the receive path; uringRead: false forces read()', () =>
+    it('reports the receive path: read() by default and with uringRead: false, multishot with uringRead: true', () =>
       withNetns(async (ns) => {
-        await withTap(ns, { name: 'tl0' }, async (tap) => {
+        await withTap(ns, { name: 'tl0', uringRead: true }, async (tap) => {
           console.info(`tl0: read path: ${tap.readPath} (${tap.readNote})`);
           expect(['io_uring-multishot', 'read']).toContain(tap.readPath);
-          // This project's CI kernel (6.7+, liburing) must take the io_uring path.
+          // This project's test kernel (6.7+, liburing) must take the io_uring path.
           if (loadTapAddon().hasLiburing && kernelAtLeast(6, 7)) expect(tap.readPath).toBe('io_uring-multishot');
           if (tap.readPath === 'io_uring-multishot') expect(tap.readNote).toMatch(/multishot read, 256-buffer ring/);
         });
+        await withTap(ns, { name: 'tl2' }, async (tap) => {
+          expect(tap.readPath).toBe('read');
+          expect(tap.readNote).toMatch(/the default/);
+        });
         await withTap(ns, { name: 'tl1', uringRead: false }, async (tap) => {
           expect(tap.readPath).toBe('read');
-          expect(tap.readNote).toMatch(/uringRead: false|read\(\)/);
+          expect(tap.readNote).toMatch(/uringRead: false/);
           const rec = recorder();
           tap.start(rec.handlers);
           const sent = Array.from({ length: 20 }, (_, i) => frame(BCAST, KSRC, i));
@@ -283,7 +292,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
       it(`many times the ring size, in bursts: every frame, in order, batches <= batch (uringRead: ${uringRead})`, () =>
         withNetns(async (ns) =>
           withTap(ns, { name: 'tl0', batch: 8, uringRead }, async (tap) => {
-            if (!uringRead) expect(tap.readPath).toBe('read');
+            expectPath(tap, uringRead);
             const rec = recorder();
             tap.start(rec.handlers);
             let next = 0;
@@ -303,6 +312,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
       it(`frames of every size up to the slot arrive intact (uringRead: ${uringRead})`, () =>
         withNetns(async (ns) =>
           withTap(ns, { name: 'tl0', batch: 4, uringRead }, async (tap) => {
+            expectPath(tap, uringRead);
             const rec = recorder();
             tap.start(rec.handlers);
             const sizes = [60, 61, 127, 128, 1000, 1514, 64, 1514, 60];
@@ -317,11 +327,26 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
             expect(rec.frames.map(hex)).toEqual(sent.map(hex));
           }),
         ));
+
+      it(`frames queued before start() are delivered in order, batches <= batch (uringRead: ${uringRead})`, () =>
+        withNetns(async (ns) =>
+          withTap(ns, { name: 'tl0', batch: 4, uringRead }, async (tap) => {
+            expectPath(tap, uringRead);
+            const sent = Array.from({ length: 30 }, (_, i) => frame(BCAST, KSRC, i));
+            await ns.sendRawFrames('tl0', sent.map(hex));
+            const rec = recorder();
+            tap.start(rec.handlers);
+            await waitFor('30 frames', () => rec.frames.length >= 30);
+            expect(rec.tags()).toEqual(sent.map((_, i) => i));
+            expect(Math.max(...rec.batches)).toBe(4);
+          }),
+        ));
     }
 
     it('more than 65,536 frames (the buffer ring index wraps): all in order (io_uring path)', () =>
       withNetns(async (ns) =>
-        withTap(ns, { name: 'tl0', batch: 16 }, async (tap) => {
+        withTap(ns, { name: 'tl0', batch: 16, uringRead: true }, async (tap) => {
+          expectPath(tap, true);
           await ns.exec('ip', ['link', 'set', 'tl0', 'txqueuelen', '100000']);
           const rec = { n: 0, bad: 0, batches: 0 };
           tap.start({
@@ -351,7 +376,8 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
 
     it('close() with the multishot read armed removes the TAP at once and is idempotent', () =>
       withNetns(async (ns) => {
-        const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true });
+        const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true, uringRead: true });
+        expectPath(tap, true);
         const rec = recorder();
         tap.start(rec.handlers);
         await ns.sendRawFrames('tl0', [hex(frame(BCAST, KSRC, 1))]);
@@ -445,7 +471,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
     withNetns(async (ns) => {
       const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true, uringRead });
       try {
-        if (!uringRead) expect(tap.readPath).toBe('read');
+        expectPath(tap, uringRead);
         const rec = recorder();
         tap.start(rec.handlers);
         await ns.exec('ip', ['link', 'del', 'tl0']);
