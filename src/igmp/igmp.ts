@@ -7,6 +7,8 @@
  * per-interface state that net.inet.igmp.ifinfo exposes.
  */
 import { kerr } from '../kern/errno.js';
+import { Observers } from '../kern/observers.js';
+import { remainingSeconds } from '../kern/clock.js';
 import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET } from '../driver/sockaddr.js';
@@ -75,7 +77,7 @@ export class Igmp {
   /** Per-interface forced versions (0: follow default_version). */
   private readonly forced = new WeakMap<Ifnet, Generation>();
   /** Observers of every message sent or received (timelines, tests). */
-  private readonly taps: ((ev: IgmpEvent) => void)[] = [];
+  private readonly taps = new Observers<IgmpEvent>();
 
   constructor(readonly host: Host) {
     const inet = host.inet;
@@ -136,15 +138,11 @@ export class Igmp {
   /** struct igmp_ifinfo for net.inet.igmp.ifinfo.<ifindex> (timers in seconds, rounded up). */
   ifinfoView(ifp: Ifnet): IgmpIfinfo {
     const hi = this.ifinfo(ifp);
-    const secs = (c: { remaining(): number } | undefined) => {
-      const r = c?.remaining() ?? -1;
-      return r < 0 ? 0 : Math.ceil(r / 1000);
-    };
     return {
       igi_version: hi.generation,
-      igi_v1_timer: secs(hi.v1Timer),
-      igi_v2_timer: secs(hi.v2Timer),
-      igi_v3_timer: secs(hi.gqTimer),
+      igi_v1_timer: remainingSeconds(hi.v1Timer),
+      igi_v2_timer: remainingSeconds(hi.v2Timer),
+      igi_v3_timer: remainingSeconds(hi.gqTimer),
       // SILENT marks an interface without IFF_MULTICAST; loopback groups are silent without the flag, as on FreeBSD.
       igi_flags: ifp.if_flags & IFF_MULTICAST ? 0 : IGIF_SILENT,
       igi_rv: hi.config.rv,
@@ -156,11 +154,7 @@ export class Igmp {
 
   /** Watch IGMP traffic of this host. */
   observe(fn: (ev: IgmpEvent) => void): () => void {
-    this.taps.push(fn);
-    return () => {
-      const i = this.taps.indexOf(fn);
-      if (i >= 0) this.taps.splice(i, 1);
-    };
+    return this.taps.add(fn);
   }
 
   /** igmp_isgroupreported */
@@ -190,7 +184,7 @@ export class Igmp {
     const bytes = igmpEmit(msg);
     const src = this.host.inet.v4.primaryAddress(ifp) ?? INADDR_ANY;
     this.stat.igps_snd_reports++;
-    for (const t of this.taps) t({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
     this.host.inet.v4.output(bytes, { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: this.knobs.sendra });
   }
 
@@ -203,7 +197,7 @@ export class Igmp {
       if (m.error !== 'unknown-type') st[m.error]++;
       return;
     }
-    for (const t of this.taps) t({ dir: 'in', ifp, src: ip.src, dst: ip.dst, msg: m, time: this.host.sched.now() });
+    if (this.taps.size) this.taps.emit({ dir: 'in', ifp, src: ip.src, dst: ip.dst, msg: m, time: this.host.sched.now() });
     if (ip.ttl !== 1) {
       st.igps_rcv_badttl++;
       return;

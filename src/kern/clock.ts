@@ -33,6 +33,12 @@ export class Callout {
   }
 }
 
+/** Whole seconds until a callout fires, rounded up; 0 when it is not pending (the ifinfo timers). */
+export function remainingSeconds(c: Callout | undefined): number {
+  const r = c?.remaining() ?? -1;
+  return r < 0 ? 0 : Math.ceil(r / 1000);
+}
+
 export abstract class Scheduler {
   private heap: Callout[] = [];
   private seq = 0;

@@ -8,6 +8,8 @@
  * are never reported.
  */
 import { kerr } from '../kern/errno.js';
+import { Observers } from '../kern/observers.js';
+import { remainingSeconds } from '../kern/clock.js';
 import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET6 } from '../driver/sockaddr.js';
@@ -90,7 +92,7 @@ export class Mld {
   readonly knobs: MldKnobs = { v1enable: true, v2enable: true, use_allow: true, gsrdelay: 10, default_version: 2 };
   private readonly ifs = new WeakMap<Ifnet, MgmdHostIf>();
   private readonly forced = new WeakMap<Ifnet, Generation>();
-  private readonly taps: ((ev: MldEvent) => void)[] = [];
+  private readonly taps = new Observers<MldEvent>();
 
   constructor(readonly host: Host) {
     const inet = host.inet;
@@ -143,14 +145,10 @@ export class Mld {
 
   ifinfoView(ifp: Ifnet): MldIfinfo {
     const hi = this.ifinfo(ifp);
-    const secs = (c: { remaining(): number } | undefined) => {
-      const r = c?.remaining() ?? -1;
-      return r < 0 ? 0 : Math.ceil(r / 1000);
-    };
     return {
       mli_version: hi.generation - 1,
-      mli_v1_timer: secs(hi.v2Timer),
-      mli_v2_timer: secs(hi.gqTimer),
+      mli_v1_timer: remainingSeconds(hi.v2Timer),
+      mli_v2_timer: remainingSeconds(hi.gqTimer),
       mli_flags: (ifp.if_flags & IFF_MULTICAST ? 0 : MLIF_SILENT) | (this.knobs.use_allow ? MLIF_USEALLOW : 0),
       mli_rv: hi.config.rv,
       mli_qi: hi.config.qi,
@@ -160,11 +158,7 @@ export class Mld {
   }
 
   observe(fn: (ev: MldEvent) => void): () => void {
-    this.taps.push(fn);
-    return () => {
-      const i = this.taps.indexOf(fn);
-      if (i >= 0) this.taps.splice(i, 1);
-    };
+    return this.taps.add(fn);
   }
 
   /** mld_is_addr_reported: never ff02::1, never scopes 0 (reserved) and 1 (interface-local). */
@@ -195,7 +189,7 @@ export class Mld {
     const src = v6.linkLocal(ifp) ?? new Uint8Array(16);
     const { type, body } = mldEmitBody(msg);
     this.stat.mlds_snd_reports++;
-    for (const t of this.taps) t({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
     v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);
   }
 
@@ -209,7 +203,7 @@ export class Mld {
       else if (m.error === 'tooshort' || m.error === 'badreport') st.mlds_rcv_tooshort++;
       return;
     }
-    for (const t of this.taps) t({ dir: 'in', ifp, src, dst, msg: m, time: this.host.sched.now() });
+    if (this.taps.size) this.taps.emit({ dir: 'in', ifp, src, dst, msg: m, time: this.host.sched.now() });
     if (hlim !== 1) {
       st.mlds_rcv_badhlim++;
       return;
