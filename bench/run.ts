@@ -9,7 +9,11 @@
  *  - filter: per-frame receive cost with 10,000 joined groups against 1.
  *    Target: within 10%.
  *
- * Options: --quick (shorter runs), --only filter|forward, --pairs N (alternating rounds per size).
+ *  - mgmd: one host with 100,000 IGMP memberships answers a general query:
+ *    time to build every report (target < 50 ms), bytes against the minimum
+ *    for the same records (fully packed), memory per membership (< 1 KiB).
+ *
+ * Options: --quick (shorter runs), --only filter|mgmd|forward, --pairs N (alternating rounds per size).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -35,6 +39,44 @@ function median(a: number[]): number {
 
 function fmtRate(fps: number): string {
   return fps >= 1e6 ? `${(fps / 1e6).toFixed(2)}M` : `${(fps / 1e3).toFixed(0)}k`;
+}
+
+/** taplab runs as compiled JavaScript in the benchmarks, as the installed `taplab` command does. */
+let compiled = false;
+function compileJs(): void {
+  if (compiled) return;
+  mkdirSync(out, { recursive: true });
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.bench.json')], { stdio: 'inherit' });
+  compiled = true;
+}
+
+// ---------------------------------------------------------------- IGMP general query at scale
+function benchMgmd() {
+  compileJs();
+  const n = quick ? 20_000 : 100_000;
+  const r = spawnSync(process.execPath, ['--expose-gc', join(out, 'js/bench/mgmd-gq.js'), String(n)], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) {
+    line(`mgmd     failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    return;
+  }
+  const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    memberships: number;
+    buildMs: number;
+    packets: number;
+    bytes: number;
+    minBytes: number;
+    fullyPacked: boolean;
+    bytesPerMembership?: number;
+  };
+  const ok = (b: boolean) => (b ? 'ok' : 'MISSED');
+  line(
+    `mgmd     IGMPv3 general query, ${m.memberships.toLocaleString('en')} memberships (70% ASM, 30% SSM with 1-4 sources): ` +
+      `reports built in ${m.buildMs.toFixed(1)} ms (target < 50 ms) ${ok(m.buildMs < 50)}; ` +
+      `${m.packets} reports, ${m.bytes} bytes against a minimum of ${m.minBytes}, ratio ${(m.bytes / m.minBytes).toFixed(4)}x, ` +
+      `${m.fullyPacked ? 'every report full' : 'NOT fully packed'} ${ok(m.fullyPacked)}; ` +
+      `memory ${m.bytesPerMembership === undefined ? '?' : Math.round(m.bytesPerMembership)} bytes per membership (target < 1024) ` +
+      `${ok((m.bytesPerMembership ?? Infinity) < 1024)}`,
+  );
 }
 
 // ---------------------------------------------------------------- filter
@@ -98,9 +140,7 @@ async function benchForward() {
     line(`forward  skipped: ${why}`);
     return;
   }
-  mkdirSync(out, { recursive: true });
-  // taplab runs as compiled JavaScript, as the installed `taplab` command does.
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.bench.json')], { stdio: 'inherit' });
+  compileJs();
   for (const prog of ['gen', 'ref_forward'])
     execFileSync('gcc', ['-O2', '-Wall', '-o', join(out, prog), join(here, 'c', `${prog}.c`)]);
 
@@ -188,4 +228,5 @@ async function benchForward() {
 
 line(`taplab bench (${new Date().toISOString()}, node ${process.version})`);
 if (!only || only === 'filter') benchFilter();
+if (!only || only === 'mgmd') benchMgmd();
 if (!only || only === 'forward') await benchForward();
