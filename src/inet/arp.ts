@@ -6,11 +6,11 @@
  * unanswered request is retried once a second up to 5 times, and at most
  * 16 packets wait per entry.
  */
-import type { Callout } from '../kern/clock.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_LINK } from '../driver/sockaddr.js';
 import { ETHER_BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP } from '../l2/ether.js';
-import { inToString, inToU32, type InAddr } from './in.js';
+import { inToString, type InAddr } from './in.js';
+import { LlTable } from './lltable.js';
 import type { Inet } from './inet.js';
 
 export const ARPOP_REQUEST = 1;
@@ -64,79 +64,41 @@ export class ArpStat {
   timeouts = 0; // entries that never resolved
 }
 
-interface LlEntry {
-  mac: Uint8Array | null;
-  expires: number; // scheduler ms
-  hold: Uint8Array[]; // IPv4 datagrams waiting for the MAC
-  asked: number;
-  timer: Callout | undefined;
-}
-
 export class Arp {
   readonly stat = new ArpStat();
-  private readonly tables = new WeakMap<Ifnet, Map<number, LlEntry>>();
+  readonly cache: LlTable;
 
-  constructor(private readonly inet: Inet) {}
-
-  private table(ifp: Ifnet): Map<number, LlEntry> {
-    let t = this.tables.get(ifp);
-    if (!t) this.tables.set(ifp, (t = new Map()));
-    return t;
+  constructor(private readonly inet: Inet) {
+    this.cache = new LlTable({
+      sched: inet.host.sched,
+      maxHold: ARP_MAXHOLD,
+      lifetimeMs: ARP_MAX_AGE_S * 1000,
+      retransMs: 1000,
+      maxTries: ARP_MAXTRIES,
+      label: 'arp',
+      solicit: (ifp, dst) => {
+        const src = this.inet.v4.primaryAddress(ifp);
+        if (!src) return false;
+        this.send(ifp, ARPOP_REQUEST, src, new Uint8Array(6), dst, ETHER_BROADCAST);
+        return true;
+      },
+      output: (ifp, d, mac) => ifp.if_output(ifp, d, 0, d.length, { family: AF_LINK, index: 0, type: 0, name: '', lladdr: mac }, ETHERTYPE_IP),
+      dropped: (n, gaveUp) => {
+        this.stat.dropped += n;
+        if (gaveUp) this.stat.timeouts++;
+      },
+    });
   }
 
   /** The cache as `arp -a` would list it. */
   entries(ifp: Ifnet): { addr: string; mac: Uint8Array | null; expiresInS: number }[] {
     const now = this.inet.host.sched.now();
-    return [...this.table(ifp)].map(([k, e]) => ({
-      addr: inToString(Uint8Array.of(k >>> 24, (k >>> 16) & 255, (k >>> 8) & 255, k & 255)),
-      mac: e.mac,
-      expiresInS: Math.max(0, Math.round((e.expires - now) / 1000)),
-    }));
+    return this.cache.entries(ifp).map((e) => ({ addr: inToString(e.addr), mac: e.mac, expiresInS: Math.max(0, Math.round((e.expires - now) / 1000)) }));
   }
 
-  /**
-   * arpresolve: the MAC for next hop `dst`, or null when the datagram was
-   * held (a request is out). The datagram is copied when held.
-   */
+  /** arpresolve: the MAC for next hop `dst`, or null when the datagram was held (a request is out). */
   resolve(ifp: Ifnet, dst: InAddr, dgram: Uint8Array): Uint8Array | null {
-    const key = inToU32(dst);
-    const t = this.table(ifp);
-    const now = this.inet.host.sched.now();
-    let e = t.get(key);
-    if (e && e.mac && e.expires > now) return e.mac;
-    if (!e || (e.mac && e.expires <= now)) {
-      e?.timer?.stop();
-      e = { mac: null, expires: now + ARP_MAX_AGE_S * 1000, hold: [], asked: 0, timer: undefined };
-      t.set(key, e);
-    }
-    if (e.hold.length >= ARP_MAXHOLD) {
-      e.hold.shift();
-      this.stat.dropped++;
-    }
-    e.hold.push(Uint8Array.from(dgram));
-    if (e.asked === 0) this.ask(ifp, dst, e);
-    return null;
-  }
-
-  private ask(ifp: Ifnet, dst: InAddr, e: LlEntry): void {
-    const src = this.inet.v4.primaryAddress(ifp);
-    if (!src) return;
-    e.asked++;
-    this.send(ifp, ARPOP_REQUEST, src, new Uint8Array(6), dst, ETHER_BROADCAST);
-    e.timer = this.inet.host.sched.callout(
-      1000,
-      () => {
-        if (e.mac) return;
-        if (e.asked >= ARP_MAXTRIES) {
-          this.stat.timeouts++;
-          this.stat.dropped += e.hold.length;
-          this.table(ifp).delete(inToU32(dst));
-          return;
-        }
-        this.ask(ifp, dst, e);
-      },
-      'arp retry',
-    );
+    return this.cache.resolve(ifp, dst, dgram);
   }
 
   /** Announce an address (gratuitous ARP request, sender = target). */
@@ -171,33 +133,13 @@ export class Arp {
       return;
     }
     const forUs = v4.isLocalAddress(ifp, p.tpa);
-    if (p.spa.some((b) => b !== 0)) this.learn(ifp, p.spa, p.sha, forUs);
+    // RFC 826: update an existing entry; make one only when the packet was for us.
+    if (p.spa.some((b) => b !== 0)) this.cache.learn(ifp, p.spa, p.sha, forUs);
     if (forUs && p.op === ARPOP_REQUEST) this.send(ifp, ARPOP_REPLY, p.tpa, p.sha, p.spa, p.sha);
-  }
-
-  /** RFC 826: update an existing entry; create one only when the packet was for us. */
-  private learn(ifp: Ifnet, spa: InAddr, sha: Uint8Array, create: boolean): void {
-    const key = inToU32(spa);
-    const t = this.table(ifp);
-    let e = t.get(key);
-    if (!e) {
-      if (!create) return;
-      e = { mac: null, expires: 0, hold: [], asked: 0, timer: undefined };
-      t.set(key, e);
-    }
-    e.timer?.stop();
-    e.timer = undefined;
-    e.mac = Uint8Array.from(sha);
-    e.asked = 0;
-    e.expires = this.inet.host.sched.now() + ARP_MAX_AGE_S * 1000;
-    const held = e.hold;
-    e.hold = [];
-    for (const d of held) ifp.if_output(ifp, d, 0, d.length, { family: AF_LINK, index: 0, type: 0, name: '', lladdr: e.mac }, ETHERTYPE_IP);
   }
 
   /** Forget everything learnt on an interface (link down, address removed). */
   flush(ifp: Ifnet): void {
-    for (const e of this.table(ifp).values()) e.timer?.stop();
-    this.tables.delete(ifp);
+    this.cache.flush(ifp);
   }
 }

@@ -56,6 +56,7 @@ import {
 } from './icmp6_codec.js';
 import { addrKey, type InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
 import { GroupTable } from './in_groups.js';
+import { LlTable } from './lltable.js';
 import { IP6_HDR_LEN, IPPROTO_FRAGMENT, IPPROTO_NONE, ip6Emit, ip6Parse, ip6WalkExtensions } from './ip6_codec.js';
 import { IPPROTO_UDP } from './ip_codec.js';
 import type { Inet } from './inet.js';
@@ -72,6 +73,7 @@ export const MAX_RTR_SOLICITATION_DELAY_MS = 1000;
 /** RFC 4862 §5.1: DupAddrDetectTransmits, default 1. */
 export const DUP_ADDR_DETECT_TRANSMITS = 1;
 const ND_HOLD_MAX = 16;
+/** Entries are kept like ARP's (taplab does no Neighbor Unreachability Detection). */
 const ND_LIFETIME_MS = 1200_000;
 
 /** struct in6_ifaddr */
@@ -89,21 +91,12 @@ export interface In6Ifaddr {
   dadTimer: Callout | undefined;
 }
 
-interface NdEntry {
-  mac: Uint8Array | null;
-  expires: number;
-  hold: Uint8Array[];
-  asked: number;
-  timer: Callout | undefined;
-}
-
 /** Per-interface IPv6 state, in ifp.if_afdata[AF_INET6]. */
 export class In6Ifinfo {
   readonly addrs: In6Ifaddr[] = [];
   readonly multi = new Map<string, InMulti<Ifnet>>();
   readonly stat = new In6IfStat();
   readonly icmp6stat = new Icmp6IfStat();
-  readonly nd = new Map<string, NdEntry>();
   allnodes: SockFilter | undefined;
   nodelocal: SockFilter | undefined;
 }
@@ -129,8 +122,27 @@ const FF01_1 = Uint8Array.of(0xff, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
 export class Ipv6 {
   /** Set by the MLD binding. */
   mldInput: MldInput | undefined;
+  /** The neighbor cache (RFC 4861 §7.2: NS to the solicited-node group, MAX_MULTICAST_SOLICIT tries). */
+  readonly nd: LlTable;
 
-  constructor(private readonly inet: Inet) {}
+  constructor(private readonly inet: Inet) {
+    this.nd = new LlTable({
+      sched: inet.host.sched,
+      maxHold: ND_HOLD_MAX,
+      lifetimeMs: ND_LIFETIME_MS,
+      retransMs: RETRANS_TIMER_MS,
+      maxTries: MAX_MULTICAST_SOLICIT,
+      label: 'nd6',
+      solicit: (ifp, target) => {
+        const src = this.sourceFor(ifp, target);
+        if (!src) return false;
+        const ns = nd6NsEmit({ target, options: { sourceLinkAddr: ifp.if_lladdr.lladdr } });
+        this.sendIcmp6(ifp, ND_NEIGHBOR_SOLICIT, 0, ns, src, in6SolicitedNode(target), 255);
+        return true;
+      },
+      output: (ifp, d, mac) => ifp.if_output(ifp, d, 0, d.length, { family: AF_LINK, index: 0, type: 0, name: '', lladdr: mac }, ETHERTYPE_IPV6),
+    });
+  }
 
   info(ifp: Ifnet): In6Ifinfo {
     let i = ifp.if_afdata[AF_INET6] as In6Ifinfo | undefined;
@@ -160,8 +172,7 @@ export class Ipv6 {
   detach(ifp: Ifnet): void {
     const info = this.info(ifp);
     for (const a of info.addrs) a.dadTimer?.stop();
-    for (const e of info.nd.values()) e.timer?.stop();
-    info.nd.clear();
+    this.nd.flush(ifp);
   }
 
   /** The interface came up or its link changed: start DAD for tentative addresses (RFC 4862 §5.4.2). */
@@ -444,7 +455,7 @@ export class Ipv6 {
       if (dad) this.dadFailed(ia);
       return;
     }
-    if (ns.options.sourceLinkAddr && !dad) this.ndLearn(ifp, src, ns.options.sourceLinkAddr, true);
+    if (ns.options.sourceLinkAddr && !dad) this.nd.learn(ifp, src, ns.options.sourceLinkAddr, true);
     const na = nd6NaEmit({ solicited: !dad, override: true, target: ns.target, options: { targetLinkAddr: ifp.if_lladdr.lladdr } });
     this.sendIcmp6(ifp, ND_NEIGHBOR_ADVERT, 0, na, ia.addr, dad ? IN6ADDR_LINKLOCAL_ALLNODES : src, 255);
   }
@@ -462,66 +473,12 @@ export class Ipv6 {
       if (ia.tentative) this.dadFailed(ia);
       return;
     }
-    if (na.options.targetLinkAddr) this.ndLearn(ifp, na.target, na.options.targetLinkAddr, false);
-  }
-
-  /** Learn or update a neighbor; send what waited for it. */
-  private ndLearn(ifp: Ifnet, addr: Uint8Array, mac: Uint8Array, create: boolean): void {
-    const t = this.info(ifp).nd;
-    const key = addrKey(addr);
-    let e = t.get(key);
-    if (!e) {
-      if (!create) return;
-      e = { mac: null, expires: 0, hold: [], asked: 0, timer: undefined };
-      t.set(key, e);
-    }
-    e.timer?.stop();
-    e.timer = undefined;
-    e.mac = Uint8Array.from(mac);
-    e.asked = 0;
-    e.expires = this.inet.host.sched.now() + ND_LIFETIME_MS;
-    const held = e.hold;
-    e.hold = [];
-    for (const d of held) ifp.if_output(ifp, d, 0, d.length, { family: AF_LINK, index: 0, type: 0, name: '', lladdr: e.mac }, ETHERTYPE_IPV6);
-  }
-
-  /** nd6_resolve: the MAC of a neighbor, or null when the datagram was held while we ask. */
-  private ndResolve(ifp: Ifnet, nexthop: Uint8Array, dgram: Uint8Array): Uint8Array | null {
-    const t = this.info(ifp).nd;
-    const key = addrKey(nexthop);
-    const now = this.inet.host.sched.now();
-    let e = t.get(key);
-    if (e?.mac && e.expires > now) return e.mac;
-    if (!e || e.mac) {
-      e?.timer?.stop();
-      e = { mac: null, expires: 0, hold: [], asked: 0, timer: undefined };
-      t.set(key, e);
-    }
-    if (e.hold.length >= ND_HOLD_MAX) e.hold.shift();
-    e.hold.push(Uint8Array.from(dgram));
-    if (e.asked === 0) this.ndSolicit(ifp, nexthop, e);
-    return null;
-  }
-
-  private ndSolicit(ifp: Ifnet, target: Uint8Array, e: NdEntry): void {
-    const src = this.sourceFor(ifp, target);
-    if (!src) return;
-    e.asked++;
-    const ns = nd6NsEmit({ target, options: { sourceLinkAddr: ifp.if_lladdr.lladdr } });
-    this.sendIcmp6(ifp, ND_NEIGHBOR_SOLICIT, 0, ns, src, in6SolicitedNode(target), 255);
-    e.timer = this.inet.host.sched.callout(RETRANS_TIMER_MS, () => {
-      if (e.mac) return;
-      if (e.asked >= MAX_MULTICAST_SOLICIT) {
-        this.info(ifp).nd.delete(addrKey(target));
-        return;
-      }
-      this.ndSolicit(ifp, target, e);
-    }, 'nd6 solicit');
+    if (na.options.targetLinkAddr) this.nd.learn(ifp, na.target, na.options.targetLinkAddr, false);
   }
 
   /** The neighbor cache of an interface as `ndp -a` would list it. */
   neighbors(ifp: Ifnet): { addr: string; mac: Uint8Array | null }[] {
-    return [...this.info(ifp).nd.entries()].map(([k, e]) => ({ addr: in6ToString(hexToBytes(k)), mac: e.mac }));
+    return this.nd.entries(ifp).map((e) => ({ addr: in6ToString(e.addr), mac: e.mac }));
   }
 
   // ------------------------------------------------------------ output
@@ -597,7 +554,7 @@ export class Ipv6 {
     if (ifp.if_flags & IFF_LOOPBACK || mcast) {
       err = ifp.if_output(ifp, dgram, 0, dgram.length, { family: AF_INET6, addr: o.dst, scopeId: 0 }, ETHERTYPE_IPV6);
     } else {
-      const mac = this.ndResolve(ifp, o.dst, dgram);
+      const mac = this.nd.resolve(ifp, o.dst, dgram);
       if (!mac) return 0;
       err = ifp.if_output(ifp, dgram, 0, dgram.length, { family: AF_LINK, index: 0, type: 0, name: '', lladdr: mac }, ETHERTYPE_IPV6);
     }
@@ -656,8 +613,3 @@ export class Ipv6 {
   }
 }
 
-function hexToBytes(k: string): Uint8Array {
-  const out = new Uint8Array(k.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(k.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
