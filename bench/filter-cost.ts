@@ -8,30 +8,9 @@
  */
 import { VirtualScheduler } from '../src/kern/clock.js';
 import { Host } from '../src/host.js';
-import type { DeviceHandlers, EtherDevice } from '../src/driver/device.js';
+import { StubDevice } from './stub-device.js';
 import { if_addmulti } from '../src/driver/ifnet.js';
 import { etherMapIpMulticast } from '../src/l2/ether.js';
-
-class StubDevice implements EtherDevice {
-  readonly kind = 'stub';
-  readonly name = 'stub0';
-  readonly maxFrame = 2048;
-  handlers!: DeviceHandlers;
-  start(h: DeviceHandlers) {
-    this.handlers = h;
-  }
-  transmit(_b: Uint8Array, _s: number, _f: number, _l: Uint32Array, count: number) {
-    return count;
-  }
-  setFilter() {}
-  linkUp() {
-    return true;
-  }
-  stats() {
-    return { drops: 0 };
-  }
-  close() {}
-}
 
 function group(i: number): Uint8Array {
   return Uint8Array.of(239, 10 + ((i >> 16) & 0x7f), (i >> 8) & 0xff, i & 0xff);

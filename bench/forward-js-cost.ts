@@ -8,35 +8,9 @@
  */
 import { VirtualScheduler } from '../src/kern/clock.js';
 import { Host } from '../src/host.js';
-import type { DeviceHandlers, EtherDevice } from '../src/driver/device.js';
+import { StubDevice } from './stub-device.js';
 import { ETHERTYPE_EXP1, ether_output } from '../src/l2/ether.js';
 import { parseMac, sockaddrDl } from '../src/driver/sockaddr.js';
-
-class StubDevice implements EtherDevice {
-  readonly kind = 'stub';
-  readonly name: string;
-  readonly maxFrame = 2048;
-  handlers!: DeviceHandlers;
-  sent = 0;
-  constructor(name: string) {
-    this.name = name;
-  }
-  start(h: DeviceHandlers) {
-    this.handlers = h;
-  }
-  transmit(_b: Uint8Array, _s: number, _f: number, _l: Uint32Array, count: number) {
-    this.sent += count;
-    return count;
-  }
-  setFilter() {}
-  linkUp() {
-    return true;
-  }
-  stats() {
-    return { drops: 0 };
-  }
-  close() {}
-}
 
 const size = Number(process.argv[2] ?? 64);
 const host = new Host('fwd', new VirtualScheduler());

@@ -373,31 +373,50 @@ export function igmpQuery(q: {
   };
 }
 
-/** Bytes a group record takes: 8 + 4 per source + its aux data (RFC 9776 §4.2.4). */
-export function v3RecordSize(rec: { sources: readonly unknown[]; aux?: Uint8Array }): number {
-  return IGMP_V3_GROUP_RECORD_HDRLEN + IGMP_ADDR_LEN * rec.sources.length + auxPadded(rec.aux);
+/*
+ * Sizes of v3-style reports, shared with MLDv2 (src/mld/codec.ts), whose
+ * records differ only in their header length and address size.
+ */
+
+/** Bytes a group record takes: its header, the sources, its aux data padded to 4. */
+export function groupRecordSize(rec: { sources: readonly unknown[]; aux?: Uint8Array }, recHdr: number, addrLen: number): number {
+  return recHdr + addrLen * rec.sources.length + auxPadded(rec.aux);
 }
 
-/** Bytes a version 3 report with these records takes: 8 + the records. */
-export function v3ReportSize(records: readonly { sources: readonly unknown[]; aux?: Uint8Array }[]): number {
-  let n = IGMP_V3_REPORT_HDRLEN;
-  for (const r of records) n += v3RecordSize(r);
+/** Bytes a report takes: its header and the records. */
+export function groupReportSize(records: readonly { sources: readonly unknown[]; aux?: Uint8Array }[], reportHdr: number, recHdr: number, addrLen: number): number {
+  let n = reportHdr;
+  for (const r of records) n += groupRecordSize(r, recHdr, addrLen);
   return n;
 }
 
 /**
- * How many sources a group record can carry in `budget` bytes (the room left
- * in the report for this record, its 8-byte header and `auxLen` bytes of aux
- * data included), at most 65535; -1 when not even a record without sources
- * fits.
+ * How many sources a record can carry in `budget` bytes (its header and
+ * `auxLen` bytes of aux data included), at most 65535; -1 when not even a
+ * record without sources fits.
  */
-export function v3SourcesThatFit(budget: number, auxLen = 0): number {
-  const room = Math.floor(budget) - IGMP_V3_GROUP_RECORD_HDRLEN - auxLen;
+export function sourcesThatFit(budget: number, recHdr: number, addrLen: number, auxLen = 0): number {
+  const room = Math.floor(budget) - recHdr - auxLen;
   if (!(room >= 0)) return -1;
-  return Math.min(0xffff, Math.floor(room / IGMP_ADDR_LEN));
+  return Math.min(0xffff, Math.floor(room / addrLen));
 }
 
-function auxPadded(aux: Uint8Array | undefined): number {
+/** Bytes a group record takes: 8 + 4 per source + its aux data (RFC 9776 §4.2.4). */
+export function v3RecordSize(rec: { sources: readonly unknown[]; aux?: Uint8Array }): number {
+  return groupRecordSize(rec, IGMP_V3_GROUP_RECORD_HDRLEN, IGMP_ADDR_LEN);
+}
+
+/** Bytes a version 3 report with these records takes: 8 + the records. */
+export function v3ReportSize(records: readonly { sources: readonly unknown[]; aux?: Uint8Array }[]): number {
+  return groupReportSize(records, IGMP_V3_REPORT_HDRLEN, IGMP_V3_GROUP_RECORD_HDRLEN, IGMP_ADDR_LEN);
+}
+
+/** How many sources an IGMPv3 group record can carry in `budget` bytes. */
+export function v3SourcesThatFit(budget: number, auxLen = 0): number {
+  return sourcesThatFit(budget, IGMP_V3_GROUP_RECORD_HDRLEN, IGMP_ADDR_LEN, auxLen);
+}
+
+export function auxPadded(aux: Uint8Array | undefined): number {
   return aux ? (aux.length + 3) & ~3 : 0;
 }
 

@@ -9,15 +9,15 @@
 import { kerr } from '../kern/errno.js';
 import { Observers } from '../kern/observers.js';
 import { remainingSeconds } from '../kern/clock.js';
-import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
+import { IFF_MULTICAST } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET } from '../driver/sockaddr.js';
 import { IgmpStat } from '../stats/igmp_stats.js';
 import type { Host } from '../host.js';
 import { INADDR_ALLHOSTS_GROUP, INADDR_ALLRPTS_GROUP, INADDR_ALLRTRS_GROUP, INADDR_ANY, inEqual, inToString } from '../inet/in.js';
-import type { InMulti } from '../inet/in_mcast.js';
 import { IPPROTO_IGMP, type IpHeader } from '../inet/ip_codec.js';
-import { MgmdHostIf, type HostIfConfig } from '../mgmd/host.js';
+import type { MgmdHostIf } from '../mgmd/host.js';
+import { HostInterfaces } from '../mgmd/interfaces.js';
 import { type Generation, type HostMessage, IGIF_SILENT } from '../mgmd/types.js';
 import {
   ALLOW_NEW_SOURCES,
@@ -73,7 +73,7 @@ export class Igmp {
     recvifkludge: true,
     gsrdelay: 10,
   };
-  private readonly ifs = new WeakMap<Ifnet, MgmdHostIf>();
+  private readonly ifs: HostInterfaces;
   /** Per-interface forced versions (0: follow default_version). */
   private readonly forced = new WeakMap<Ifnet, Generation>();
   /** Observers of every message sent or received (timelines, tests). */
@@ -82,42 +82,24 @@ export class Igmp {
   constructor(readonly host: Host) {
     const inet = host.inet;
     inet.v4.protosw.set(IPPROTO_IGMP, (ifp, ip, buf, off, len) => this.input(ifp, ip, buf, off, len));
-    inet.onGroupChange((af, inm) => {
-      if (af === AF_INET) this.ifinfo(inm.ifp as Ifnet).changed(inm);
-    });
-    host.ifnets.subscribe((ifp, ev) => {
-      const hi = this.ifs.get(ifp);
-      if (!hi) return;
-      if (ev === 'link' && ifp.if_link_state === LINK_STATE_UP) hi.linkUp();
-      if (ev === 'detach') hi.stop();
-    });
-  }
-
-  /** The interface's IGMP state, created on first use (igmp_domifattach). */
-  ifinfo(ifp: Ifnet): MgmdHostIf {
-    let hi = this.ifs.get(ifp);
-    if (hi) return hi;
-    const inet = this.host.inet;
-    const silent = !(ifp.if_flags & IFF_MULTICAST) || (ifp.if_flags & IFF_LOOPBACK) !== 0;
-    const cfg: Partial<HostIfConfig> = { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp, gen2GeneralOnly: true };
-    hi = new MgmdHostIf(
-      {
-        sched: this.host.sched,
-        random: this.host.random,
+    this.ifs = new HostInterfaces(host, () => inet.v4.groups, (ifp) => ({
+      binding: {
         isReported: (g) => this.isReported(g),
         recordBudget: () => ifp.if_mtu - 24 - IGMP_V3_REPORT_HDRLEN,
         recordHeaderLen: IGMP_V3_GROUP_RECORD_HDRLEN,
         addrLen: 4,
         send: (m) => this.send(ifp, m),
-        linkReady: () => (ifp.if_flags & IFF_UP) !== 0 && (ifp.if_drv_flags & IFF_DRV_RUNNING) !== 0 && ifp.if_link_state === LINK_STATE_UP,
-        groups: () => inet.v4.info(ifp).multi.values(),
-        release: (inm: InMulti) => inet.v4.release(inm as InMulti<Ifnet>),
       },
-      cfg,
-      silent,
-    );
-    this.ifs.set(ifp, hi);
-    return hi;
+      config: { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp, gen2GeneralOnly: true },
+    }));
+    inet.onGroupChange((af, inm) => {
+      if (af === AF_INET) this.ifinfo(inm.ifp as Ifnet).changed(inm);
+    });
+  }
+
+  /** The interface's IGMP state, created on first use (igmp_domifattach). */
+  ifinfo(ifp: Ifnet): MgmdHostIf {
+    return this.ifs.get(ifp);
   }
 
   /** Force an interface's IGMP version (Linux's force_igmp_version); 0 returns to default_version. */
@@ -132,7 +114,7 @@ export class Igmp {
   setDefaultVersion(version: number): void {
     if (![1, 2, 3].includes(version)) throw kerr('EINVAL', `net.inet.igmp.default_version must be 1, 2 or 3, not ${version}`);
     this.knobs.default_version = version as 1 | 2 | 3;
-    for (const ifp of this.host.interfaces()) if (!this.forced.has(ifp) && this.ifs.has(ifp)) this.ifinfo(ifp).setMaxGeneration(version as Generation);
+    for (const ifp of this.host.interfaces()) if (!this.forced.has(ifp) && this.ifs.peek(ifp)) this.ifinfo(ifp).setMaxGeneration(version as Generation);
   }
 
   /** struct igmp_ifinfo for net.inet.igmp.ifinfo.<ifindex> (timers in seconds, rounded up). */

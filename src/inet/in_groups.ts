@@ -65,6 +65,11 @@ export class GroupTable {
     delete inm.release;
   }
 
+  /** An interface's groups, keyed by address. */
+  tableOf(ifp: Ifnet): Map<string, InMulti<Ifnet>> {
+    return this.fam.table(ifp);
+  }
+
   find(ifp: Ifnet, group: Uint8Array): InMulti<Ifnet> | undefined {
     return this.fam.table(ifp).get(addrKey(group));
   }

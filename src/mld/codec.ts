@@ -21,7 +21,7 @@ import {
   icmp6Emit,
   icmp6Parse,
 } from '../inet/icmp6_codec.js';
-import { decodeFloatCode, decodeQqic, encodeFloatCode, encodeQqic } from '../igmp/codec.js';
+import { auxPadded, decodeFloatCode, decodeQqic, encodeFloatCode, encodeQqic, groupRecordSize, groupReportSize, sourcesThatFit } from '../igmp/codec.js';
 
 export { MLD_LISTENER_DONE, MLD_LISTENER_QUERY, MLD_LISTENER_REPORT, MLDV2_LISTENER_REPORT };
 // The record types and names, and QQIC, are those of IGMPv3 (RFC 9777 §5.2.12, §5.1.9).
@@ -283,30 +283,17 @@ export function mldQuery(q: {
 
 /** Bytes an address record takes: 20 + 16 per source + its aux data (RFC 9777 §5.2.4). */
 export function mldV2RecordSize(rec: { sources: readonly unknown[]; aux?: Uint8Array }): number {
-  return MLD_V2_RECORD_HDRLEN + MLD_ADDR_LEN * rec.sources.length + auxPadded(rec.aux);
+  return groupRecordSize(rec, MLD_V2_RECORD_HDRLEN, MLD_ADDR_LEN);
 }
 
 /** Bytes an MLDv2 report with these records takes (the ICMPv6 message): 8 + the records. */
 export function mldV2ReportSize(records: readonly { sources: readonly unknown[]; aux?: Uint8Array }[]): number {
-  let n = MLD_V2_REPORT_HDRLEN;
-  for (const r of records) n += mldV2RecordSize(r);
-  return n;
+  return groupReportSize(records, MLD_V2_REPORT_HDRLEN, MLD_V2_RECORD_HDRLEN, MLD_ADDR_LEN);
 }
 
-/**
- * How many sources an address record can carry in `budget` bytes (the room
- * left in the report for this record, its 20-byte header and `auxLen` bytes
- * of aux data included), at most 65535; -1 when not even a record without
- * sources fits.
- */
+/** How many sources an MLDv2 address record can carry in `budget` bytes. */
 export function mldV2SourcesThatFit(budget: number, auxLen = 0): number {
-  const room = Math.floor(budget) - MLD_V2_RECORD_HDRLEN - auxLen;
-  if (!(room >= 0)) return -1;
-  return Math.min(0xffff, Math.floor(room / MLD_ADDR_LEN));
-}
-
-function auxPadded(aux: Uint8Array | undefined): number {
-  return aux ? (aux.length + 3) & ~3 : 0;
+  return sourcesThatFit(budget, MLD_V2_RECORD_HDRLEN, MLD_ADDR_LEN, auxLen);
 }
 
 function putAddr(out: Uint8Array, at: number, a: Uint8Array, what: string): void {

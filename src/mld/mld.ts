@@ -10,14 +10,14 @@
 import { kerr } from '../kern/errno.js';
 import { Observers } from '../kern/observers.js';
 import { remainingSeconds } from '../kern/clock.js';
-import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
+import { IFF_MULTICAST } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET6 } from '../driver/sockaddr.js';
 import type { Host } from '../host.js';
 import { IN6ADDR_LINKLOCAL_ALLNODES, IN6ADDR_LINKLOCAL_ALLROUTERS, IN6ADDR_LINKLOCAL_ALLV2ROUTERS, in6Equal, in6IsLinkLocal, in6IsMulticast, in6MulticastScope, in6ToString } from '../inet/in6.js';
-import type { InMulti } from '../inet/in_mcast.js';
 import type { Icmp6Message } from '../inet/icmp6_codec.js';
-import { MgmdHostIf } from '../mgmd/host.js';
+import type { MgmdHostIf } from '../mgmd/host.js';
+import { HostInterfaces } from '../mgmd/interfaces.js';
 import { type Generation, type HostMessage, MLIF_SILENT, MLIF_USEALLOW } from '../mgmd/types.js';
 import {
   ALLOW_NEW_SOURCES,
@@ -90,48 +90,32 @@ export interface MldEvent {
 export class Mld {
   readonly stat = new MldStat();
   readonly knobs: MldKnobs = { v1enable: true, v2enable: true, use_allow: true, gsrdelay: 10, default_version: 2 };
-  private readonly ifs = new WeakMap<Ifnet, MgmdHostIf>();
+  private readonly ifs: HostInterfaces;
   private readonly forced = new WeakMap<Ifnet, Generation>();
   private readonly taps = new Observers<MldEvent>();
 
   constructor(readonly host: Host) {
     const inet = host.inet;
     inet.v6.mldInput = (ifp, src, dst, m, hlim, ra) => this.input(ifp, src, dst, m, hlim, ra);
-    inet.onGroupChange((af, inm) => {
-      if (af === AF_INET6) this.ifinfo(inm.ifp as Ifnet).changed(inm);
-    });
-    host.ifnets.subscribe((ifp, ev) => {
-      const hi = this.ifs.get(ifp);
-      if (!hi) return;
-      if (ev === 'link' && ifp.if_link_state === LINK_STATE_UP) hi.linkUp();
-      if (ev === 'detach') hi.stop();
-    });
-  }
-
-  ifinfo(ifp: Ifnet): MgmdHostIf {
-    let hi = this.ifs.get(ifp);
-    if (hi) return hi;
-    const v6 = this.host.inet.v6;
-    const silent = !(ifp.if_flags & IFF_MULTICAST) || (ifp.if_flags & IFF_LOOPBACK) !== 0;
-    hi = new MgmdHostIf(
-      {
-        sched: this.host.sched,
-        random: this.host.random,
+    this.ifs = new HostInterfaces(host, () => inet.v6.groups, (ifp) => ({
+      binding: {
         isReported: (g) => this.isReported(g),
         // IPv6 header 40, Hop-by-Hop 8, report header 8.
         recordBudget: () => ifp.if_mtu - 40 - 8 - MLD_V2_REPORT_HDRLEN,
         recordHeaderLen: MLD_V2_RECORD_HDRLEN,
         addrLen: 16,
         send: (m) => this.send(ifp, m),
-        linkReady: () => (ifp.if_flags & IFF_UP) !== 0 && (ifp.if_drv_flags & IFF_DRV_RUNNING) !== 0 && ifp.if_link_state === LINK_STATE_UP,
-        groups: () => v6.info(ifp).multi.values(),
-        release: (inm: InMulti) => v6.release(inm as InMulti<Ifnet>),
       },
-      { maxGeneration: this.forced.get(ifp) ?? ((this.knobs.default_version + 1) as Generation) },
-      silent,
-    );
-    this.ifs.set(ifp, hi);
-    return hi;
+      config: { maxGeneration: this.forced.get(ifp) ?? ((this.knobs.default_version + 1) as Generation) },
+    }));
+    inet.onGroupChange((af, inm) => {
+      if (af === AF_INET6) this.ifinfo(inm.ifp as Ifnet).changed(inm);
+    });
+  }
+
+  /** The interface's MLD state, created on first use (mld_domifattach). */
+  ifinfo(ifp: Ifnet): MgmdHostIf {
+    return this.ifs.get(ifp);
   }
 
   /** Force an interface's MLD version (Linux's force_mld_version); 0 returns to the default. */
