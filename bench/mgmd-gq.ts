@@ -23,7 +23,10 @@ function heapUsed(): number {
 
 export interface MgmdBenchResult {
   memberships: number;
+  /** Median of five answers after the first. */
   buildMs: number;
+  /** The first answer, compiling included. */
+  coldMs: number;
   packets: number;
   bytes: number;
   minBytes: number;
@@ -59,10 +62,24 @@ export function mgmdGeneralQuery(n = 100_000): MgmdBenchResult {
   dev.up = true;
   (em0 as { if_link_state: number }).if_link_state = 2;
   dev.capture = true;
-  hi.query({ generation: 3, group: new Uint8Array(4), sources: [], maxRespMs: 100, qrv: 2, qqiSeconds: 125, sFlag: false });
-  const t0 = process.hrtime.bigint();
-  sched.advance(100);
-  const buildMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const generalQuery = () => {
+    hi.query({ generation: 3, group: new Uint8Array(4), sources: [], maxRespMs: 100, qrv: 2, qqiSeconds: 125, sFlag: false });
+    const t0 = process.hrtime.bigint();
+    sched.advance(100);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  // The first answer also pays for compiling the code it runs; a running host answers every
+  // Query Interval, so the figure that matters is the warm one (the first is reported too).
+  const coldMs = generalQuery();
+  dev.frames.length = 0;
+  const warm: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const keep = i === 4;
+    if (!keep) dev.capture = false;
+    warm.push(generalQuery());
+    dev.capture = true;
+  }
+  const buildMs = warm.sort((a, b) => a - b)[2];
 
   // Bytes on the wire (IGMP payloads) against the minimum: the same records packed with no waste.
   let bytes = 0;
@@ -93,6 +110,7 @@ export function mgmdGeneralQuery(n = 100_000): MgmdBenchResult {
   return {
     memberships: n,
     buildMs,
+    coldMs,
     packets: sizes.length,
     bytes,
     minBytes: recordBytes + 8 * minPackets,

@@ -373,6 +373,29 @@ export function igmpQuery(q: {
   };
 }
 
+/** A record type by name (as the group-membership core names them) to its code on the wire. */
+export function recordTypeCode(name: 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK'): number {
+  switch (name) {
+    case 'IS_IN':
+      return MODE_IS_INCLUDE;
+    case 'IS_EX':
+      return MODE_IS_EXCLUDE;
+    case 'TO_IN':
+      return CHANGE_TO_INCLUDE_MODE;
+    case 'TO_EX':
+      return CHANGE_TO_EXCLUDE_MODE;
+    case 'ALLOW':
+      return ALLOW_NEW_SOURCES;
+    case 'BLOCK':
+      return BLOCK_OLD_SOURCES;
+  }
+}
+
+/** A core record ({ type: name, group, sources }) as a wire record (IGMPv3 and MLDv2 alike). */
+export function toWireRecord(r: { type: 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK'; group: Uint8Array; sources: Uint8Array[] }): IgmpGroupRecord {
+  return { type: recordTypeCode(r.type), group: r.group, sources: r.sources };
+}
+
 /*
  * Sizes of v3-style reports, shared with MLDv2 (src/mld/codec.ts), whose
  * records differ only in their header length and address size.

@@ -20,16 +20,11 @@ import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
 import { type Generation, type HostMessage, IGIF_SILENT } from '../mgmd/types.js';
 import {
-  ALLOW_NEW_SOURCES,
-  BLOCK_OLD_SOURCES,
-  CHANGE_TO_EXCLUDE_MODE,
-  CHANGE_TO_INCLUDE_MODE,
+  toWireRecord,
   igmpEmit,
   igmpParse,
   IGMP_V3_GROUP_RECORD_HDRLEN,
   IGMP_V3_REPORT_HDRLEN,
-  MODE_IS_EXCLUDE,
-  MODE_IS_INCLUDE,
   type IgmpMessage,
 } from './codec.js';
 
@@ -46,7 +41,7 @@ export interface IgmpKnobs {
   gsrdelay: number;
 }
 
-const RECORD_CODE = { IS_IN: MODE_IS_INCLUDE, IS_EX: MODE_IS_EXCLUDE, TO_IN: CHANGE_TO_INCLUDE_MODE, TO_EX: CHANGE_TO_EXCLUDE_MODE, ALLOW: ALLOW_NEW_SOURCES, BLOCK: BLOCK_OLD_SOURCES } as const;
+
 
 /** The userland view of an interface's IGMP state (struct igmp_ifinfo). */
 export interface IgmpIfinfo {
@@ -159,7 +154,7 @@ export class Igmp {
         dst = INADDR_ALLRTRS_GROUP;
         break;
       case 'v3report':
-        msg = { kind: 'v3report', records: m.records.map((r) => ({ type: RECORD_CODE[r.type], group: r.group, sources: r.sources })) };
+        msg = { kind: 'v3report', records: m.records.map(toWireRecord) };
         dst = INADDR_ALLRPTS_GROUP;
         break;
     }

@@ -406,9 +406,9 @@ export class MgmdHostIf {
     const records: McRecord[] = [];
     for (const inm of this.b.groups()) {
       const st = inm.st[1];
-      if (st.mode === MCAST_UNDEFINED || !this.b.isReported(inm.group)) continue;
-      const g = this.groupState(inm);
-      if (g.state === LEAVING_MEMBER) continue;
+      // A group being left (LEAVING) is one the stack keeps only for us: protospecHolds says so
+      // without reaching for the group's protocol state (one memory access less per group).
+      if (st.mode === MCAST_UNDEFINED || inm.protospecHolds || !this.b.isReported(inm.group)) continue;
       records.push(currentState(inm.group, st));
     }
     if (records.length) this.sendRecords(records);
@@ -549,17 +549,16 @@ export class MgmdHostIf {
       packet = [];
       used = 0;
     };
+    const place = (p: McRecord) => {
+      const size = hdr + alen * p.sources.length;
+      if (used + size > budget) flush();
+      packet.push(p);
+      used += size;
+    };
     for (const r of records) {
-      const pieces: McRecord[] = [];
-      if (r.sources.length <= maxSrcs) pieces.push(r);
-      else if (r.type === 'IS_EX' || r.type === 'TO_EX') pieces.push({ ...r, sources: r.sources.slice(0, maxSrcs) });
-      else for (let i = 0; i < r.sources.length; i += maxSrcs) pieces.push({ ...r, sources: r.sources.slice(i, i + maxSrcs) });
-      for (const p of pieces) {
-        const size = hdr + alen * p.sources.length;
-        if (used + size > budget) flush();
-        packet.push(p);
-        used += size;
-      }
+      if (r.sources.length <= maxSrcs) place(r);
+      else if (r.type === 'IS_EX' || r.type === 'TO_EX') place({ ...r, sources: r.sources.slice(0, maxSrcs) });
+      else for (let i = 0; i < r.sources.length; i += maxSrcs) place({ ...r, sources: r.sources.slice(i, i + maxSrcs) });
     }
     flush();
   }

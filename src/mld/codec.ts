@@ -21,6 +21,7 @@ import {
   icmp6Emit,
   icmp6Parse,
 } from '../inet/icmp6_codec.js';
+export { toWireRecord } from '../igmp/codec.js';
 import { auxPadded, decodeFloatCode, decodeQqic, encodeFloatCode, encodeQqic, groupRecordSize, groupReportSize, sourcesThatFit } from '../igmp/codec.js';
 
 export { MLD_LISTENER_DONE, MLD_LISTENER_QUERY, MLD_LISTENER_REPORT, MLDV2_LISTENER_REPORT };

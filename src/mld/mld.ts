@@ -20,21 +20,16 @@ import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
 import { type Generation, type HostMessage, MLIF_SILENT, MLIF_USEALLOW } from '../mgmd/types.js';
 import {
-  ALLOW_NEW_SOURCES,
-  BLOCK_OLD_SOURCES,
-  CHANGE_TO_EXCLUDE_MODE,
-  CHANGE_TO_INCLUDE_MODE,
+  toWireRecord,
   MLD_V2_RECORD_HDRLEN,
   MLD_V2_REPORT_HDRLEN,
-  MODE_IS_EXCLUDE,
-  MODE_IS_INCLUDE,
   mldEmitBody,
   mldParseBody,
   recordTypeName,
   type MldMessage,
 } from './codec.js';
 
-const RECORD_CODE = { IS_IN: MODE_IS_INCLUDE, IS_EX: MODE_IS_EXCLUDE, TO_IN: CHANGE_TO_INCLUDE_MODE, TO_EX: CHANGE_TO_EXCLUDE_MODE, ALLOW: ALLOW_NEW_SOURCES, BLOCK: BLOCK_OLD_SOURCES } as const;
+
 
 /**
  * MLD receive counters. FreeBSD keeps none for MLD beyond the ICMPv6
@@ -165,7 +160,7 @@ export class Mld {
         dst = IN6ADDR_LINKLOCAL_ALLROUTERS;
         break;
       case 'v3report':
-        msg = { kind: 'v2report', records: m.records.map((r) => ({ type: RECORD_CODE[r.type], group: r.group, sources: r.sources })) } as MldMessage;
+        msg = { kind: 'v2report', records: m.records.map(toWireRecord) } as MldMessage;
         dst = IN6ADDR_LINKLOCAL_ALLV2ROUTERS;
         break;
     }
