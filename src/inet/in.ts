@@ -3,6 +3,7 @@
  * ipaddr.js and the classification the stack needs.
  */
 import ipaddr from 'ipaddr.js';
+import { smallCopy } from '../kern/bytes.js';
 
 export type InAddr = Uint8Array;
 
@@ -16,7 +17,7 @@ export const INADDR_LOOPBACK: InAddr = Uint8Array.of(127, 0, 0, 1);
 /** Parse dotted-quad text; undefined when it is not an IPv4 address. */
 export function inParse(text: string): InAddr | undefined {
   if (typeof text !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
-  return Uint8Array.from(ipaddr.IPv4.parse(text).toByteArray());
+  return smallCopy(ipaddr.IPv4.parse(text).toByteArray());
 }
 
 export function inToString(a: InAddr, off = 0): string {

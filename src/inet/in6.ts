@@ -7,6 +7,7 @@
  * files, commands, tool output).
  */
 import ipaddr from 'ipaddr.js';
+import { smallCopy } from '../kern/bytes.js';
 import { kerr } from '../kern/errno.js';
 
 export const IN6_ADDR_LEN = 16;
@@ -79,7 +80,9 @@ export function in6ParseScoped(text: string): In6Scoped | undefined {
   } catch {
     return undefined;
   }
-  const addr = Uint8Array.from(parsed.toByteArray());
+  const bytes = parsed.toByteArray();
+  if (bytes.length !== 16) return undefined;
+  const addr = smallCopy(bytes);
   if (addr.length !== 16) return undefined;
   return zone === undefined ? { addr } : { addr, zone };
 }

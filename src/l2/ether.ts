@@ -3,6 +3,7 @@
  * and ether_ifattach (FreeBSD's net/if_ethersubr.c).
  */
 import { ERRNO, kerr } from '../kern/errno.js';
+import { smallBytes } from '../kern/bytes.js';
 import {
   IFF_BROADCAST,
   IFF_DRV_RUNNING,
@@ -85,12 +86,26 @@ export function etherWriteHeader(
 
 /** ETHER_MAP_IP_MULTICAST: 01:00:5e + the low 23 bits of the group. */
 export function etherMapIpMulticast(group: Uint8Array): Uint8Array {
-  return Uint8Array.of(0x01, 0x00, 0x5e, group[1] & 0x7f, group[2], group[3]);
+  const m = smallBytes(6);
+  m[0] = 0x01;
+  m[1] = 0x00;
+  m[2] = 0x5e;
+  m[3] = group[1] & 0x7f;
+  m[4] = group[2];
+  m[5] = group[3];
+  return m;
 }
 
 /** ETHER_MAP_IPV6_MULTICAST: 33:33 + the low 32 bits of the group (RFC 2464 §7). */
 export function etherMapIpv6Multicast(group: Uint8Array): Uint8Array {
-  return Uint8Array.of(0x33, 0x33, group[12], group[13], group[14], group[15]);
+  const m = smallBytes(6);
+  m[0] = 0x33;
+  m[1] = 0x33;
+  m[2] = group[12];
+  m[3] = group[13];
+  m[4] = group[14];
+  m[5] = group[15];
+  return m;
 }
 
 /** Per-interface Ethernet state (struct arpcom / if_l2com). */
