@@ -21,7 +21,12 @@ export interface GroupFamily {
 }
 
 export class GroupTable {
-  constructor(private readonly fam: GroupFamily) {}
+  /** One function for every group (a closure per group would cost memory per membership). */
+  private readonly releaseLink: (inm: InMulti<Ifnet>) => void;
+
+  constructor(private readonly fam: GroupFamily) {
+    this.releaseLink = (g) => if_delmulti(g.ifp, this.fam.sockaddr(g.ifp, g.group));
+  }
 
   /** in_joingroup: add a listener's filter, creating the group (and its link-layer membership) on first use. */
   join(ifp: Ifnet, group: Uint8Array, f: SockFilter): InMulti<Ifnet> {
@@ -34,7 +39,7 @@ export class GroupTable {
       inm = new InMulti<Ifnet>(ifp, group, this.fam.maxGroupSources(), key);
       checkGroupLimit(inm, f, where);
       if_addmulti(ifp, this.fam.sockaddr(ifp, inm.group)).ifma_protospec = inm;
-      inm.release = (g) => if_delmulti(g.ifp, this.fam.sockaddr(g.ifp, g.group));
+      inm.release = this.releaseLink;
       table.set(key, inm);
     }
     inm.listeners.add(f);

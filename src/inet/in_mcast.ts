@@ -61,24 +61,41 @@ function copyState(s: FilterState): FilterState {
  * smaller and faster than a Set.
  */
 export class Listeners implements Iterable<SockFilter> {
-  private readonly list: SockFilter[] = [];
+  // Almost every group has one listener: keep it in a field, and make an
+  // array only for the others (an array's first growth reserves 17 slots).
+  private one: SockFilter | undefined;
+  private more: SockFilter[] | undefined;
+
   add(f: SockFilter): void {
-    if (!this.list.includes(f)) this.list.push(f);
+    if (this.has(f)) return;
+    if (!this.one) this.one = f;
+    else (this.more ??= []).push(f);
   }
+
   delete(f: SockFilter): boolean {
-    const i = this.list.indexOf(f);
+    if (this.one === f) {
+      this.one = this.more?.shift();
+      if (this.more?.length === 0) this.more = undefined;
+      return true;
+    }
+    const i = this.more ? this.more.indexOf(f) : -1;
     if (i < 0) return false;
-    this.list.splice(i, 1);
+    this.more!.splice(i, 1);
+    if (this.more!.length === 0) this.more = undefined;
     return true;
   }
+
   has(f: SockFilter): boolean {
-    return this.list.includes(f);
+    return this.one === f || (this.more?.includes(f) ?? false);
   }
+
   get size(): number {
-    return this.list.length;
+    return (this.one ? 1 : 0) + (this.more?.length ?? 0);
   }
-  [Symbol.iterator](): Iterator<SockFilter> {
-    return this.list[Symbol.iterator]();
+
+  *[Symbol.iterator](): Iterator<SockFilter> {
+    if (this.one) yield this.one;
+    if (this.more) yield* this.more;
   }
 }
 
