@@ -70,10 +70,11 @@ export function sockaddrIn(text: string): SockaddrIn | undefined {
 
 /** A key that identifies an address within its family (used for membership lookups). */
 export function sockaddrKey(sa: Sockaddr): string {
-  let k = sa.family === AF_LINK ? 'l' : sa.family === AF_INET ? '4' : '6';
+  // The family's number then the address bytes, one character each, made in one piece.
   const b = sa.family === AF_LINK ? sa.lladdr : sa.addr;
-  for (let i = 0; i < b.length; i++) k += HEX2[b[i]];
-  return k;
+  if (b.length === 4) return String.fromCharCode(sa.family, b[0], b[1], b[2], b[3]);
+  if (b.length === 6) return String.fromCharCode(sa.family, b[0], b[1], b[2], b[3], b[4], b[5]);
+  return String.fromCharCode(sa.family) + String.fromCharCode.apply(null, b as unknown as number[]);
 }
 
 export function sockaddrEqual(a: Sockaddr, b: Sockaddr): boolean {

@@ -23,10 +23,14 @@ export type FilterMode = typeof MCAST_INCLUDE | typeof MCAST_EXCLUDE;
 export const MCAST_MAXSOCKSRC = 128;
 export const MCAST_MAXGRPSRC = 512;
 
+/**
+ * A map key for an address: its bytes as a one-byte-per-character string,
+ * built in one piece (concatenation would leave a chain of string pieces
+ * behind every key). Keys are for lookups only, never shown.
+ */
 export function addrKey(a: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < a.length; i++) s += (a[i] < 16 ? '0' : '') + a[i].toString(16);
-  return s;
+  if (a.length === 4) return String.fromCharCode(a[0], a[1], a[2], a[3]);
+  return String.fromCharCode.apply(null, a as unknown as number[]);
 }
 
 /** A filter state: a mode and the sources "in mode" (included or excluded). */

@@ -268,9 +268,8 @@ export class UdpSocket {
         case IP_DROP_MEMBERSHIP: {
           const m = val as IpMreq;
           const group = this.group(m?.imr_multiaddr, what);
-          const ifp = this.ifp4(m, group, what);
-          if (name === IP_ADD_MEMBERSHIP) this.joinGroup(ifp, group, undefined, what);
-          else this.leaveGroup(ifp, group, undefined, what);
+          if (name === IP_ADD_MEMBERSHIP) this.joinGroup(this.ifp4(m, group, what), group, undefined, what);
+          else this.leaveGroup(this.hintIfp4(m, what), group, undefined, what);
           return;
         }
         case IP_ADD_SOURCE_MEMBERSHIP:
@@ -280,10 +279,9 @@ export class UdpSocket {
           const m = val as IpMreqSource;
           const group = this.group(m?.imr_multiaddr, what);
           const src = this.source(m.imr_sourceaddr, what);
-          const ifp = this.ifp4(m, group, what);
-          if (name === IP_ADD_SOURCE_MEMBERSHIP) this.joinGroup(ifp, group, src, what);
-          else if (name === IP_DROP_SOURCE_MEMBERSHIP) this.leaveGroup(ifp, group, src, what);
-          else this.blockSource(ifp, group, src, name === IP_BLOCK_SOURCE, what);
+          if (name === IP_ADD_SOURCE_MEMBERSHIP) this.joinGroup(this.ifp4(m, group, what), group, src, what);
+          else if (name === IP_DROP_SOURCE_MEMBERSHIP) this.leaveGroup(this.hintIfp4(m, what), group, src, what);
+          else this.blockSource(this.hintIfp4(m, what), group, src, name === IP_BLOCK_SOURCE, what);
           return;
         }
       }
@@ -398,7 +396,11 @@ export class UdpSocket {
     const withSource = name !== MCAST_JOIN_GROUP && name !== MCAST_LEAVE_GROUP;
     const group = this.group(withSource ? val?.gsr_group : val?.gr_group, what);
     const index = withSource ? val.gsr_interface : val.gr_interface;
-    const ifp = index === 0 || index === undefined ? this.defaultIf(group, what) : this.ifByIndex(index, what);
+    // RFC 3678 §5.1 names the interface by index; FreeBSD's inp_join_group, inp_leave_group and
+    // inp_block_unblock_source refuse index 0 with EADDRNOTAVAIL (no default interface here).
+    if (index === 0 || index === undefined)
+      throw kerr('EADDRNOTAVAIL', `${what} ${this.ops.format(group)}: ${withSource ? 'gsr_interface' : 'gr_interface'} must name an interface (index 0 is not one)`);
+    const ifp = this.ifByIndex(index, what);
     const src = withSource ? this.source(val.gsr_source, what) : undefined;
     switch (name) {
       case MCAST_JOIN_GROUP:
@@ -450,10 +452,22 @@ export class UdpSocket {
     this.memberships.set(key, { ifp, group: inm.group, filter, inm });
   }
 
-  /** inp_leave_group */
-  private leaveGroup(ifp: Ifnet, group: Uint8Array, src: Uint8Array | undefined, what: string): void {
-    const where = `${what} ${this.ops.format(group)}${src ? ` source ${this.ops.format(src)}` : ''} on ${ifp.if_xname}`;
-    const m = this.memberships.get(membershipKey(ifp, group));
+  /**
+   * imo_match_group: the socket's membership of `group` on `ifp`, or, with
+   * no interface (IPv4 calls with imr_interface INADDR_ANY), on whichever
+   * interface it joined first, as FreeBSD matches a NULL ifp.
+   */
+  private match(ifp: Ifnet | undefined, group: Uint8Array): Membership | undefined {
+    if (ifp) return this.memberships.get(membershipKey(ifp, group));
+    const k = addrKey(group);
+    for (const m of this.memberships.values()) if (m.inm.key === k) return m;
+    return undefined;
+  }
+
+  /** inp_leave_group (ifp undefined: the membership on any interface) */
+  private leaveGroup(ifp: Ifnet | undefined, group: Uint8Array, src: Uint8Array | undefined, what: string): void {
+    const m = this.match(ifp, group);
+    const where = `${what} ${this.ops.format(group)}${src ? ` source ${this.ops.format(src)}` : ''} on ${(m?.ifp ?? ifp)?.if_xname ?? 'any interface'}`;
     if (!m) throw kerr('EADDRNOTAVAIL', `${where}: this socket is not a member of the group there`);
     if (!src) return this.drop(m);
     if (m.filter.mode !== MCAST_INCLUDE) throw kerr('EADDRNOTAVAIL', `${where}: the membership is any-source; unblock or leave the group instead`);
@@ -464,10 +478,10 @@ export class UdpSocket {
     this.ops.changed(m.inm);
   }
 
-  /** inp_block_unblock_source */
-  private blockSource(ifp: Ifnet, group: Uint8Array, src: Uint8Array, block: boolean, what: string): void {
-    const where = `${what} ${this.ops.format(group)} source ${this.ops.format(src)} on ${ifp.if_xname}`;
-    const m = this.memberships.get(membershipKey(ifp, group));
+  /** inp_block_unblock_source (ifp undefined: the membership on any interface) */
+  private blockSource(ifp: Ifnet | undefined, group: Uint8Array, src: Uint8Array, block: boolean, what: string): void {
+    const m = this.match(ifp, group);
+    const where = `${what} ${this.ops.format(group)} source ${this.ops.format(src)} on ${(m?.ifp ?? ifp)?.if_xname ?? 'any interface'}`;
     if (!m) throw kerr('EADDRNOTAVAIL', `${where}: this socket is not a member of the group there`);
     if (m.filter.mode !== MCAST_EXCLUDE) throw kerr('EINVAL', `${where}: blocking needs an any-source (EXCLUDE) membership`);
     const has = m.filter.has(src);
@@ -539,6 +553,20 @@ export class UdpSocket {
     const ifp = this.ops.ifOfAddress(ia);
     if (!ifp) throw kerr('EADDRNOTAVAIL', `${what} ${this.ops.format(group)}: ${inToString(ia)} is not an address of this host`);
     return ifp;
+  }
+
+  /**
+   * The interface hint of IP_DROP_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP and
+   * IP_{BLOCK,UNBLOCK}_SOURCE: FreeBSD looks imr_interface up only when it is
+   * not INADDR_ANY and falls through with no interface when the lookup fails
+   * ("to preserve 4.4BSD mcast API idempotence"), matching the group on any
+   * interface; it never consults the routing table here.
+   */
+  private hintIfp4(m: IpMreq, what: string): Ifnet | undefined {
+    if (m.imr_ifindex) return this.ifByIndex(m.imr_ifindex, what);
+    const ia = m.imr_interface === undefined ? undefined : this.addr(m.imr_interface, what);
+    if (!ia || inIsUnspecified(ia)) return undefined;
+    return this.ops.ifOfAddress(ia);
   }
 
   private ifp6(index: number, group: Uint8Array, what: string): Ifnet {
