@@ -6,6 +6,7 @@
  */
 import type { Ifnet } from '../driver/ifnet.js';
 import { M_BCAST, M_MCAST } from '../driver/ifnet.js';
+import { IFF_LOOPBACK } from '../driver/if_var.js';
 import { inetChecksum } from './cksum.js';
 import { IPPROTO_ICMP, type IpHeader } from './ip_codec.js';
 import type { Inet } from './inet.js';
@@ -45,7 +46,7 @@ export function icmpEmit(m: IcmpMessage): Uint8Array {
 export class Icmp {
   constructor(private readonly inet: Inet) {}
 
-  input(_ifp: Ifnet, ip: IpHeader, buf: Uint8Array, off: number, len: number, mflags: number): void {
+  input(ifp: Ifnet, ip: IpHeader, buf: Uint8Array, off: number, len: number, mflags: number): void {
     const st = this.inet.icmpstat;
     const m = icmpParse(buf, off, len);
     if ('error' in m) {
@@ -56,6 +57,10 @@ export class Icmp {
     if (m.type === ICMP_ECHO) {
       if (mflags & (M_BCAST | M_MCAST)) {
         st.icps_bmcastecho++;
+        return;
+      }
+      if (!this.isHostSource(ifp, ip.src)) {
+        st.icps_badaddr++;
         return;
       }
       st.icps_reflect++;
@@ -72,11 +77,24 @@ export class Icmp {
       st.icps_oldicmp++;
       return;
     }
+    if (!this.isHostSource(undefined, ip.src)) return;
     // The original header and the first 8 bytes of its payload (RFC 792).
     const quote = datagram.slice(0, Math.min(datagram.length, ip.hl + 8));
     const body = new Uint8Array(4 + quote.length);
     body.set(quote, 4);
     this.send({ type, code, body }, ip.dst, ip.src);
+  }
+
+  /**
+   * RFC 1122 §3.2.2 and §3.2.1.3: no ICMP message goes to a source that does
+   * not name one host: 0.0.0.0/8, multicast, class E, the limited broadcast
+   * or a subnet broadcast of the arrival interface (ip_input already drops
+   * 127/8 from the wire)
+   * (FreeBSD's icmp_reflect counts these in icps_badaddr).
+   */
+  private isHostSource(ifp: Ifnet | undefined, src: Uint8Array): boolean {
+    if (src[0] === 0 || src[0] >= 224) return false;
+    return !(ifp && !(ifp.if_flags & IFF_LOOPBACK) && this.inet.v4.isBroadcast(ifp, src));
   }
 
   private send(m: IcmpMessage, src: Uint8Array, dst: Uint8Array): void {

@@ -27,6 +27,7 @@ import { addrKey, type InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js'
 import { GroupTable } from './in_groups.js';
 import { IP_MF, IP_OFFMASK, IPPROTO_IGMP, ipEmit, ipParse, type IpHeader } from './ip_codec.js';
 import type { Inet } from './inet.js';
+import { ICMP_UNREACH, ICMP_UNREACH_PROTOCOL } from './icmp.js';
 
 export const IPDEFTTL = 64;
 export const IP_DEFAULT_MULTICAST_TTL = 1;
@@ -264,6 +265,10 @@ export class Ipv4 {
     const proto = this.protosw.get(ip.p);
     if (!proto) {
       st.ips_noproto++;
+      // RFC 1122 §3.2.2.1: a host SHOULD send Protocol Unreachable for a transport it does not
+      // support (FreeBSD's rip_input when no raw socket takes it); icmp_error keeps quiet about
+      // broadcasts and multicasts.
+      this.inet.icmp.error(ip, buf.subarray(off, off + ip.len), ICMP_UNREACH, ICMP_UNREACH_PROTOCOL, flags);
       return;
     }
     st.ips_delivered++;
@@ -326,8 +331,9 @@ export class Ipv4 {
         const copy = dgram.slice();
         this.inet.host.netisr.batch(() => this.input(ifp!, copy, 0, copy.length, M_MCAST));
       }
-      // A TTL of 0 stays on the host.
-      if (ttl === 0) return 0;
+      // A TTL of 0 stays on the host, and nothing multicast goes out a loopback interface: the
+      // copy above is the local delivery (FreeBSD's ip_output).
+      if (ttl === 0 || ifp.if_flags & IFF_LOOPBACK) return 0;
     }
     let err: number;
     if (ifp.if_flags & IFF_LOOPBACK) {

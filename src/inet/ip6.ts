@@ -303,8 +303,8 @@ export class Ipv6 {
 
   // ------------------------------------------------------------ input
 
-  /** ip6_input */
-  input(ifp: Ifnet, buf: Uint8Array, off: number, len: number, mflags: number): void {
+  /** ip6_input; `looped` marks ip6_mloopback's copy (FreeBSD's M_LOOP). */
+  input(ifp: Ifnet, buf: Uint8Array, off: number, len: number, mflags: number, looped = false): void {
     const st = this.inet.ip6stat;
     const ist = this.info(ifp).stat;
     st.ip6s_total++;
@@ -323,7 +323,10 @@ export class Ipv6 {
       in6IsUnspecified(h.dst) ||
       in6IsMulticast(h.src) ||
       (!(ifp.if_flags & IFF_LOOPBACK) && (in6IsLoopback(h.src) || in6IsLoopback(h.dst))) ||
-      (in6IsMulticast(h.dst) && in6MulticastScope(h.dst) === 0)
+      (in6IsMulticast(h.dst) && in6MulticastScope(h.dst) === 0) ||
+      // RFC 4291 §2.7: interface-local scope is for loopback transmission only; from the wire it is
+      // a forgery (FreeBSD's ip6_input: IN6_IS_ADDR_MC_INTFACELOCAL without M_LOOP).
+      (in6IsMulticast(h.dst) && in6MulticastScope(h.dst) === 1 && !looped && !(ifp.if_flags & IFF_LOOPBACK))
     ) {
       st.ip6s_badscope++;
       ist.ifs6_in_addrerr++;
@@ -341,14 +344,18 @@ export class Ipv6 {
       }
       flags |= M_MCAST;
     } else {
-      const ia = this.ifaOf(h.dst);
+      // A link-local address belongs to its link's zone (RFC 4007 §5, §9): it is ours only on
+      // the interface that holds it.
+      const ia = in6IsLinkLocal(h.dst) && !(ifp.if_flags & IFF_LOOPBACK) ? this.ifaOf(h.dst, ifp) : this.ifaOf(h.dst);
       if (!ia && !(ifp.if_flags & IFF_LOOPBACK)) {
         st.ip6s_cantforward++; // a host does not forward
         ist.ifs6_in_addrerr++;
         return;
       }
-      // A tentative address only receives ND (for DAD); RFC 4862 §5.4.
-      if (ia?.tentative && h.nextHeader !== IPPROTO_ICMPV6) {
+      // RFC 4862 §5.4: "other packets addressed to the tentative address should be silently
+      // discarded", NS and NA to it included (DAD's NS goes to the solicited-node group); a
+      // duplicate address is not assigned at all (§5.4.5). FreeBSD: IN6_IFF_NOTREADY.
+      if (ia && (ia.tentative || ia.duplicate)) {
         ist.ifs6_in_addrerr++;
         return;
       }
@@ -359,7 +366,9 @@ export class Ipv6 {
       else if (w.error === 'exthdr-truncated') st.ip6s_tooshort++;
       else st.ip6s_badoptions++;
       ist.ifs6_in_hdrerr++;
-      if (w.icmpCode !== undefined && w.pointer !== undefined && !(w.action === 'discard-icmp-unicast' && in6IsMulticast(h.dst)))
+      // RFC 4443 §2.4 (e.3): to a multicast destination only Parameter Problem code 2 (an
+      // unrecognized option whose action bits ask for it, RFC 8200 §4.2) may be sent.
+      if (w.icmpCode !== undefined && w.pointer !== undefined && !(in6IsMulticast(h.dst) && (w.icmpCode !== 2 || w.action === 'discard-icmp-unicast')))
         this.icmp6Error(ifp, buf, off, len, h.src, h.dst, ICMP6_PARAM_PROB, w.icmpCode, w.pointer);
       return;
     }
@@ -444,7 +453,8 @@ export class Ipv6 {
       return;
     }
     const dad = in6IsUnspecified(src);
-    if (dad && (!in6IsMulticast(dst) || ns.options.sourceLinkAddr)) {
+    // §7.1.1: from :: only to a solicited-node multicast address (ff02::1:ffXX:XXXX).
+    if (dad && (!isSolicitedNode(dst) || ns.options.sourceLinkAddr)) {
       st.icp6s_badns++;
       return;
     }
@@ -460,10 +470,12 @@ export class Ipv6 {
     this.sendIcmp6(ifp, ND_NEIGHBOR_ADVERT, 0, na, ia.addr, dad ? IN6ADDR_LINKLOCAL_ALLNODES : src, 255);
   }
 
-  private naInput(ifp: Ifnet, _src: Uint8Array, _dst: Uint8Array, hlim: number, m: Icmp6Message): void {
+  private naInput(ifp: Ifnet, _src: Uint8Array, dst: Uint8Array, hlim: number, m: Icmp6Message): void {
     const st = this.inet.icmp6stat;
     const na = nd6NaParse(m);
-    if ('error' in na || hlim !== 255) {
+    // §7.1.2: hop limit 255, and "if the IP Destination Address is a multicast address the
+    // Solicited flag is zero".
+    if ('error' in na || hlim !== 255 || (in6IsMulticast(dst) && na.solicited)) {
       st.icp6s_badna++;
       return;
     }
@@ -546,9 +558,12 @@ export class Ipv6 {
       st.ip6s_m1++;
       if ((o.loop ?? true) && this.findGroup(ifp, o.dst)?.listeners.size) {
         const copy = dgram.slice();
-        this.inet.host.netisr.batch(() => this.input(ifp!, copy, 0, copy.length, M_MCAST));
+        this.inet.host.netisr.batch(() => this.input(ifp!, copy, 0, copy.length, M_MCAST, true));
       }
-      if (hlim === 0) return 0;
+      // FreeBSD's ip6_output: a hop limit of 0 stays on the host; nothing multicast goes out a
+      // loopback interface (the copy above is the delivery); interface-local scope never leaves
+      // the node (RFC 4291 §2.7).
+      if (hlim === 0 || ifp.if_flags & IFF_LOOPBACK || in6MulticastScope(o.dst) === 1) return 0;
     }
     let err: number;
     if (ifp.if_flags & IFF_LOOPBACK || mcast) {
@@ -613,3 +628,9 @@ export class Ipv6 {
   }
 }
 
+/** ff02::1:ffXX:XXXX, the solicited-node prefix (RFC 4291 §2.7.1). */
+function isSolicitedNode(a: Uint8Array): boolean {
+  const p = in6SolicitedNode(new Uint8Array(16));
+  for (let i = 0; i < 13; i++) if (a[i] !== p[i]) return false;
+  return true;
+}

@@ -27,7 +27,7 @@ export interface UdpHeader {
   sum: number;
 }
 
-export type UdpParseError = 'udps_hdrops' | 'udps_badlen' | 'udps_badsum';
+export type UdpParseError = 'udps_hdrops' | 'udps_badlen' | 'udps_badsum' | 'udps_nosum';
 
 /** Parse and verify a UDP datagram; `pseudo` is the pseudo-header sum (its length field is the UDP length). */
 export function udpParse(
@@ -42,7 +42,8 @@ export function udpParse(
   if (ulen < UDP_HDRLEN || ulen > len) return { error: 'udps_badlen' };
   const sum = (buf[off + 6] << 8) | buf[off + 7];
   const nosum = sum === 0;
-  if (nosum && checksumRequired) return { error: 'udps_badsum' };
+  // RFC 8200 §8.1: IPv6 receivers discard a zero UDP checksum; FreeBSD's udp6_input counts it in udps_nosum.
+  if (nosum && checksumRequired) return { error: 'udps_nosum' };
   if (!nosum && inetChecksum(buf, off, ulen, pseudo(ulen)) !== 0) return { error: 'udps_badsum' };
   return {
     hdr: { sport: (buf[off] << 8) | buf[off + 1], dport: (buf[off + 2] << 8) | buf[off + 3], len: ulen, sum },

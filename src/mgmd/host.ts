@@ -159,10 +159,43 @@ export class MgmdHostIf {
     return this.b.random.below(Math.max(1, Math.floor(maxMs)) + 1);
   }
 
+  /**
+   * The group's protocol state, made when the group needs one. A v3 group
+   * with nothing pending keeps none (it is REPORTING by definition): with
+   * 100,000 groups that is 100,000 objects fewer.
+   */
   groupState(inm: InMulti): HostGroup {
     let g = inm.protospec as HostGroup | undefined;
-    if (!(g instanceof HostGroup)) inm.protospec = g = new HostGroup(inm);
+    if (!(g instanceof HostGroup)) {
+      const state = this.stateOf(inm);
+      inm.protospec = g = new HostGroup(inm);
+      g.state = state;
+    }
     return g;
+  }
+
+  /** The group's state (reference §5.1), with or without a HostGroup. */
+  stateOf(inm: InMulti): number {
+    const g = inm.protospec;
+    if (g instanceof HostGroup) return g.state;
+    if (inm.st[1].mode === MCAST_UNDEFINED) return NOT_MEMBER;
+    return this.silent || !this.b.isReported(inm.group) ? SILENT_MEMBER : REPORTING_MEMBER;
+  }
+
+  /** Let go of a v3 group's state once nothing is pending: stateOf() says REPORTING from then on. */
+  private settle(g: HostGroup): void {
+    if (this.generation === 3 && g.state === REPORTING_MEMBER && !g.timer?.pending && !g.scTimer?.pending && g.inm.protospec === g)
+      g.inm.protospec = undefined;
+  }
+
+  /** Drop a group's state and its timers (the group is silent, or nothing can be sent). */
+  private forget(inm: InMulti): void {
+    const g = inm.protospec;
+    if (g instanceof HostGroup) {
+      g.timer?.stop();
+      g.scTimer?.stop();
+      inm.protospec = undefined;
+    }
   }
 
   /** Older Version Querier Present Timeout: RV * QI + QRI (RFC 9776 §8.12), ms. */
@@ -174,20 +207,22 @@ export class MgmdHostIf {
 
   /** The socket layer changed the interface state of a group (t1 differs from t0). */
   changed(inm: InMulti): void {
-    const g = this.groupState(inm);
     if (this.silent || !this.b.isReported(inm.group)) {
-      g.state = inm.st[1].mode === MCAST_UNDEFINED ? NOT_MEMBER : SILENT_MEMBER;
+      // SILENT (or NOT_MEMBER once left): stateOf() says so without any protocol state.
+      this.forget(inm);
       inm.commit();
       return;
     }
     if (!this.b.linkReady()) {
       // Nothing can be sent: remember the state; linkUp() reports it when the link comes.
       const leaving = inm.st[1].mode === MCAST_UNDEFINED;
+      this.forget(inm);
+      if (inm.protospecHolds) inm.protospecHolds = false;
       inm.commit();
-      g.state = leaving ? NOT_MEMBER : REPORTING_MEMBER;
       if (leaving) this.b.release(inm);
       return;
     }
+    const g = this.groupState(inm);
     if (this.generation < 3) this.changedV1V2(g);
     else this.changedV3(g);
   }
@@ -302,7 +337,7 @@ export class MgmdHostIf {
       g.state = NOT_MEMBER;
       inm.protospecHolds = false;
       this.b.release(inm);
-    }
+    } else this.settle(g);
   }
 
   // ------------------------------------------------------------ queries (§5.2, RFC 2236 §3)
@@ -424,11 +459,12 @@ export class MgmdHostIf {
     g.state = REPORTING_MEMBER;
     if (!q) {
       this.sendRecords([currentState(g.inm.group, st)]);
-      return;
+    } else {
+      // INCLUDE(A): IS_IN(A * Q); EXCLUDE(A): IS_IN(Q - A). Nothing to say when empty.
+      const srcs = [...q].filter(([k]) => (st.mode === MCAST_INCLUDE ? st.sources.has(k) : !st.sources.has(k))).map(([, a]) => a);
+      if (srcs.length) this.sendRecords([{ type: 'IS_IN', group: g.inm.group, sources: srcs }]);
     }
-    // INCLUDE(A): IS_IN(A * Q); EXCLUDE(A): IS_IN(Q - A). Nothing to say when empty.
-    const srcs = [...q].filter(([k]) => (st.mode === MCAST_INCLUDE ? st.sources.has(k) : !st.sources.has(k))).map(([, a]) => a);
-    if (srcs.length) this.sendRecords([{ type: 'IS_IN', group: g.inm.group, sources: srcs }]);
+    this.settle(g);
   }
 
   // ------------------------------------------------------------ compatibility (§7.2.1)
@@ -465,7 +501,8 @@ export class MgmdHostIf {
       this.gqTimer?.stop();
       this.gqTimer = undefined;
       for (const inm of [...this.b.groups()]) {
-        const g = this.groupState(inm);
+        const g = inm.protospec;
+        if (!(g instanceof HostGroup)) continue; // REPORTING with nothing pending: nothing to cancel
         g.scTimer?.stop();
         g.scTimer = undefined;
         g.modeChangeLeft = 0;
@@ -482,12 +519,16 @@ export class MgmdHostIf {
     } else {
       // §7.2.1: "When Host Compatibility Mode changes, hosts cancel all pending response and retransmission timers."
       for (const inm of this.b.groups()) {
-        const g = this.groupState(inm);
+        const g = inm.protospec;
+        if (!(g instanceof HostGroup)) continue;
         g.timer?.stop();
         g.timer = undefined;
         g.unsolicitedLeft = 0;
         if (inm.st[1].mode !== MCAST_UNDEFINED && this.b.isReported(inm.group)) {
-          if (gen === 3) g.state = REPORTING_MEMBER;
+          if (gen === 3) {
+            g.state = REPORTING_MEMBER;
+            this.settle(g);
+          }
         }
       }
     }
@@ -506,13 +547,7 @@ export class MgmdHostIf {
     if (this.silent) return;
     for (const inm of [...this.b.groups()]) {
       if (inm.st[1].mode === MCAST_UNDEFINED || !this.b.isReported(inm.group)) continue;
-      const g = this.groupState(inm);
-      g.timer?.stop();
-      g.timer = undefined;
-      g.scTimer?.stop();
-      g.scTimer = undefined;
-      g.srcRetrans.clear();
-      g.modeChangeLeft = 0;
+      this.forget(inm);
       inm.st[0] = emptyState();
       this.changed(inm);
     }
@@ -521,13 +556,7 @@ export class MgmdHostIf {
   /** Stop every timer (interface detached or host stopping). */
   stop(): void {
     for (const t of [this.v1Timer, this.v2Timer, this.gqTimer]) t?.stop();
-    for (const inm of this.b.groups()) {
-      const g = inm.protospec;
-      if (g instanceof HostGroup) {
-        g.timer?.stop();
-        g.scTimer?.stop();
-      }
-    }
+    for (const inm of this.b.groups()) this.forget(inm);
   }
 
   // ------------------------------------------------------------ packing (§4.2.16)
