@@ -240,7 +240,8 @@ export class InMulti<Ifp = unknown> {
 
   /** t0 := t1 (the group protocol reported the change). */
   commit(): void {
-    this.st[0] = copyState(this.st[1]);
+    // States are replaced by merge(), never edited in place, so t0 can share t1's.
+    this.st[0] = this.st[1];
   }
 
   /** The filter mode at t1, as net.inet.ip.mcast.filters exposes it. */
