@@ -23,6 +23,9 @@ export interface RxFilterConfig {
   maxGroups: number;
 }
 
+/** Hashed groups whose addresses the filter keeps (see RxFilter.unlisted). */
+const HASH_LISTED = 512;
+
 export const TAP_FILTER: RxFilterConfig = { exactSlots: 8, hashBins: 64, maxGroups: Infinity };
 
 /** Why a frame was accepted or refused; useful to tests and to teaching labs. */
@@ -42,6 +45,14 @@ export class RxFilter {
   /** Groups in exact slots, then groups in the hash, each in the order they came. */
   private readonly exactGroups = new Map<string, Uint8Array>();
   private readonly hashed = new Map<string, Uint8Array>();
+  /**
+   * Hashed groups beyond HASH_LISTED are only counted in their bins: a 64-bin
+   * hash is full long before that, and the device gets all-multicast instead
+   * of a list, so keeping their addresses here would cost memory per group
+   * for nothing. (add and remove are called once per address: the interface
+   * layer reference-counts the memberships.)
+   */
+  private unlisted = 0;
   /** Groups per hash bin, so that a bin clears when its last group leaves. */
   private readonly binCount = new Uint32Array(64);
   private wantAllmulti = false;
@@ -64,6 +75,7 @@ export class RxFilter {
     this.fixed = [];
     this.exactGroups.clear();
     this.hashed.clear();
+    this.unlisted = 0;
     this.binCount.fill(0);
     for (const a of addrs) {
       if (a[0] & 1 && !isBroadcast(a)) this.add(a, false);
@@ -86,7 +98,8 @@ export class RxFilter {
     const copy = a; // link-layer addresses are immutable once made; keep the caller's
     if (this.fixed.length + this.exactGroups.size < this.config.exactSlots) this.exactGroups.set(k, copy);
     else {
-      this.hashed.set(k, copy);
+      if (this.hashed.size < HASH_LISTED) this.hashed.set(k, copy);
+      else this.unlisted++;
       this.binCount[etherHashBin(copy, 0)]++;
     }
     if (refresh) this.refresh();
@@ -103,12 +116,12 @@ export class RxFilter {
         this.binCount[etherHashBin(na, 0)]--;
         this.exactGroups.set(nk, na);
       }
-    } else {
-      const h = this.hashed.get(k);
-      if (!h) return;
-      this.hashed.delete(k);
-      this.binCount[etherHashBin(h, 0)]--;
-    }
+    } else if (this.hashed.delete(k)) {
+      this.binCount[etherHashBin(a, 0)]--;
+    } else if (this.unlisted > 0) {
+      this.unlisted--;
+      this.binCount[etherHashBin(a, 0)]--;
+    } else return;
     this.refresh();
   }
 
@@ -122,8 +135,8 @@ export class RxFilter {
     if (this.config.hashBins)
       for (let bin = 0; bin < 64; bin++) if (this.binCount[bin]) this.mask[bin >>> 5] |= 1 << (bin & 31);
     this.maskFull = this.mask[0] === 0xffffffff && this.mask[1] === 0xffffffff;
-    const groups = this.exactGroups.size + this.hashed.size;
-    this.overflowed = groups > this.config.maxGroups || (this.hashed.size > 0 && this.config.hashBins === 0);
+    const groups = this.groupCount;
+    this.overflowed = groups > this.config.maxGroups || (groups > this.exactGroups.size && this.config.hashBins === 0);
     this.allmulti = this.wantAllmulti || this.overflowed;
   }
 
@@ -134,7 +147,7 @@ export class RxFilter {
 
   /** Number of groups the filter holds. */
   get groupCount(): number {
-    return this.exactGroups.size + this.hashed.size;
+    return this.exactGroups.size + this.hashed.size + this.unlisted;
   }
 
   /**
@@ -149,7 +162,7 @@ export class RxFilter {
       if (i++ >= limit) return { addrs, truncated: true };
       addrs.push(a);
     }
-    return { addrs, truncated: false };
+    return { addrs, truncated: this.unlisted > 0 };
   }
 
   /** Whether the frame whose destination MAC starts at buf[off] passes (the hot path). */

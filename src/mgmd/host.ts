@@ -350,8 +350,9 @@ export class MgmdHostIf {
       if (q.generation === 1 || general || !this.config.gen2GeneralOnly) this.olderQuerierPresent(q.generation as 1 | 2);
     } else {
       // RFC 9776 §4.1.6/§4.1.7: adopt the querier's robustness and interval when given.
-      if (q.qrv) this.config.rv = q.qrv;
-      if (q.qqiSeconds) this.config.qi = q.qqiSeconds;
+      // A zero QRV or QQIC means the querier's value is not given: use the default (§4.1.6, §4.1.7).
+      this.config.rv = q.qrv ? q.qrv : DEFAULT_HOST_CONFIG.rv;
+      this.config.qi = q.qqiSeconds ? q.qqiSeconds : DEFAULT_HOST_CONFIG.qi;
       this.config.qri = Math.max(1, Math.round(q.maxRespMs / 1000));
     }
     const maxResp = q.generation === 1 ? 10_000 : q.maxRespMs;
@@ -511,6 +512,9 @@ export class MgmdHostIf {
         g.timer = undefined;
         g.querySources = null;
         if (g.state === LEAVING_MEMBER) {
+          // The older querier must still hear the leave (FreeBSD's igmp_v3_cancel_link_timers):
+          // in v2 mode that is a leave (MLDv1: Done); v1 has none.
+          if (gen === 2) this.b.send({ kind: 'leave', group: inm.group });
           g.state = NOT_MEMBER;
           inm.protospecHolds = false;
           this.b.release(inm);
