@@ -12,7 +12,7 @@ import { ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6 } from '../l2/ether.js';
 import { IcmpStat, Icmp6Stat, Ip6Stat, IpStat, UdpStat } from '../stats/inet_stats.js';
 import { Arp } from './arp.js';
 import { Icmp } from './icmp.js';
-import { type InMulti, MCAST_MAXGRPSRC, MCAST_MAXSOCKSRC } from './in_mcast.js';
+import { addrKey, type InMulti, MCAST_MAXGRPSRC, MCAST_MAXSOCKSRC } from './in_mcast.js';
 import { Ipv4 } from './ip.js';
 import { IPPROTO_ICMP, IPPROTO_UDP } from './ip_codec.js';
 import { Ipv6 } from './ip6.js';
@@ -41,6 +41,8 @@ export class Inet {
   readonly icmp: Icmp;
   readonly udp: Udp;
   private readonly groupListeners: GroupListener[] = [];
+  /** Source addresses shared by every filter that names them (see intern). */
+  private readonly interned = new Map<string, Uint8Array>();
 
   constructor(readonly host: Host) {
     this.v4 = new Ipv4(this);
@@ -57,6 +59,20 @@ export class Inet {
     // The loopback: 127.0.0.1/8 and ::1, as every BSD host has them.
     this.v4.addAddress(host.lo0, '127.0.0.1/8');
     this.v6.attach(host.lo0);
+  }
+
+  /**
+   * One copy of a source address for every filter that names it: a few
+   * sources usually serve many groups (a channel's sender), and addresses
+   * are never changed once made. Bounded, so a flood of distinct sources
+   * costs nothing extra.
+   */
+  intern(a: Uint8Array): Uint8Array {
+    const k = addrKey(a);
+    const known = this.interned.get(k);
+    if (known) return known;
+    if (this.interned.size < 4096) this.interned.set(k, a);
+    return a;
   }
 
   /** A UDP socket (AF_INET or AF_INET6). */

@@ -135,11 +135,56 @@ export interface FamilyOps {
   ifOfAddress(a: Uint8Array): Ifnet | undefined;
 }
 
-interface Membership {
-  ifp: Ifnet;
-  group: Uint8Array;
-  filter: SockFilter;
-  inm: InMulti<Ifnet>;
+/**
+ * A socket's membership of a group on an interface: its filter (the socket's
+ * in_mfilter) and the interface's group it listens to, in one object.
+ */
+class Membership extends SockFilter {
+  inm!: InMulti<Ifnet>;
+  get ifp(): Ifnet {
+    return this.inm.ifp;
+  }
+  get group(): Uint8Array {
+    return this.inm.group;
+  }
+  get filter(): SockFilter {
+    return this;
+  }
+}
+
+/** A socket's memberships by interface and group (the group's key string is the group table's own). */
+class MembershipTable {
+  private readonly byIf = new Map<Ifnet, Map<string, Membership>>();
+  size = 0;
+
+  get(ifp: Ifnet, group: Uint8Array): Membership | undefined {
+    return this.byIf.get(ifp)?.get(addrKey(group));
+  }
+
+  add(m: Membership): void {
+    let t = this.byIf.get(m.ifp);
+    if (!t) this.byIf.set(m.ifp, (t = new Map()));
+    if (!t.has(m.inm.key)) this.size++;
+    t.set(m.inm.key, m);
+  }
+
+  delete(m: Membership): void {
+    const t = this.byIf.get(m.ifp);
+    if (t?.get(m.inm.key) === m) {
+      t.delete(m.inm.key);
+      this.size--;
+      if (t.size === 0) this.byIf.delete(m.ifp);
+    }
+  }
+
+  *values(): IterableIterator<Membership> {
+    for (const t of this.byIf.values()) yield* t.values();
+  }
+
+  clear(): void {
+    this.byIf.clear();
+    this.size = 0;
+  }
 }
 
 /** ip_moptions / ip6_moptions */
@@ -155,7 +200,7 @@ export class UdpSocket {
   reuse = false;
   closed = false;
   readonly mopts: MulticastOptions = { ifp: undefined, ttl: 1, loop: true };
-  readonly memberships = new Map<string, Membership>();
+  readonly memberships = new MembershipTable();
   /** Received datagrams not yet read. */
   readonly rcvq: Datagram[] = [];
   rcvqBytes = 0;
@@ -349,7 +394,7 @@ export class UdpSocket {
     if (sources.length > this.inet.limits.maxsocksrc)
       throw kerr('ENOBUFS', `${what} ${this.ops.format(g)}: ${sources.length} sources is more than the ${this.inet.limits.maxsocksrc} a socket may have (net.inet.ip.mcast.maxsocksrc)`);
     const ifp = this.ifByIndex(ifindex, what);
-    const m = this.memberships.get(membershipKey(ifp, g));
+    const m = this.memberships.get(ifp, g);
     if (!m) throw kerr('EADDRNOTAVAIL', `${what} ${this.ops.format(g)} on ${ifp.if_xname}: this socket has not joined the group there`);
     const next = new Map<string, Uint8Array>();
     for (const s of sources) {
@@ -378,14 +423,14 @@ export class UdpSocket {
     const what = 'getsourcefilter';
     const g = this.group(group, what);
     const ifp = this.ifByIndex(ifindex, what);
-    const m = this.memberships.get(membershipKey(ifp, g));
+    const m = this.memberships.get(ifp, g);
     if (!m) throw kerr('EADDRNOTAVAIL', `${what} ${this.ops.format(g)} on ${ifp.if_xname}: this socket has not joined the group there`);
     return { mode: m.filter.mode, sources: [...m.filter.sources.values()].map((a) => this.ops.format(a)) };
   }
 
   /** Whether a datagram to `group` from `src` arriving on `ifp` passes this socket's filter (imo_multi_filter). */
   multiFilter(ifp: Ifnet, group: Uint8Array, src: Uint8Array): 'pass' | 'notgmember' | 'notsmember' {
-    const m = this.memberships.get(membershipKey(ifp, group));
+    const m = this.memberships.get(ifp, group);
     if (!m) return 'notgmember';
     return m.filter.admits(src) ? 'pass' : 'notsmember';
   }
@@ -419,8 +464,7 @@ export class UdpSocket {
   private joinGroup(ifp: Ifnet, group: Uint8Array, src: Uint8Array | undefined, what: string): void {
     const where = `${what} ${this.ops.format(group)}${src ? ` source ${this.ops.format(src)}` : ''} on ${ifp.if_xname}`;
     if (!(ifp.if_flags & IFF_MULTICAST)) throw kerr('EADDRNOTAVAIL', `${where}: the interface does not do multicast`);
-    const key = membershipKey(ifp, group);
-    const m = this.memberships.get(key);
+    const m = this.memberships.get(ifp, group);
     if (m) {
       if (!src) {
         // Joining again is EADDRINUSE on an any-source membership (4.4BSD), EINVAL on a source-specific one.
@@ -441,15 +485,14 @@ export class UdpSocket {
     }
     if (this.memberships.size >= IP_MAX_MEMBERSHIPS)
       throw kerr('ETOOMANYREFS', `${where}: the socket already has ${IP_MAX_MEMBERSHIPS} memberships`);
-    const filter = src ? new SockFilter(MCAST_INCLUDE, new Map([[addrKey(src), src]])) : new SockFilter(MCAST_EXCLUDE);
-    let inm: InMulti<Ifnet>;
+    const membership = src ? new Membership(MCAST_INCLUDE, new Map([[addrKey(src), src]])) : new Membership(MCAST_EXCLUDE);
     try {
-      inm = this.ops.join(ifp, group, filter);
+      membership.inm = this.ops.join(ifp, group, membership);
     } catch (e) {
       if (e instanceof KernError) throw kerr(e.code as ErrnoName, `${where}: ${e.message.replace(/^\w+: /, '')}`);
       throw e;
     }
-    this.memberships.set(key, { ifp, group: inm.group, filter, inm });
+    this.memberships.add(membership);
   }
 
   /**
@@ -458,7 +501,7 @@ export class UdpSocket {
    * interface it joined first, as FreeBSD matches a NULL ifp.
    */
   private match(ifp: Ifnet | undefined, group: Uint8Array): Membership | undefined {
-    if (ifp) return this.memberships.get(membershipKey(ifp, group));
+    if (ifp) return this.memberships.get(ifp, group);
     const k = addrKey(group);
     for (const m of this.memberships.values()) if (m.inm.key === k) return m;
     return undefined;
@@ -500,7 +543,7 @@ export class UdpSocket {
   }
 
   private drop(m: Membership): void {
-    this.memberships.delete(membershipKey(m.ifp, m.group));
+    this.memberships.delete(m);
     this.ops.leave(m.ifp, m.group, m.filter);
   }
 
@@ -529,7 +572,7 @@ export class UdpSocket {
     if (a === undefined) throw kerr('EINVAL', `${what}: no source address given`);
     const s = this.addr(a, what);
     if (this.ops.isMulticast(s) || this.ops.isUnspecified(s)) throw kerr('EINVAL', `${what}: ${this.ops.format(s)} cannot be a source address`);
-    return s;
+    return this.inet.intern(s);
   }
 
   private ifByIndex(index: number, what: string): Ifnet {
@@ -589,10 +632,6 @@ export class UdpSocket {
       throw kerr('EADDRNOTAVAIL', `${what}: ${inToString(a)} is not the address of a multicast interface of this host`);
     this.mopts.ifp = ifp;
   }
-}
-
-function membershipKey(ifp: Ifnet, group: Uint8Array): string {
-  return `${ifp.if_index}/${addrKey(group)}`;
 }
 
 function checkLimit(so: UdpSocket, m: Membership): void {
