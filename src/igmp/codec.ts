@@ -65,7 +65,8 @@ const RECORD_TYPE_NAMES: Record<number, string> = {
  * 'TO_IN', 'TO_EX', 'ALLOW', 'BLOCK'); other values print as "#<n>". The same
  * numbering and names serve MLDv2 (RFC 9777 §5.2.12).
  */
-export function recordTypeName(type: number): string {
+export function recordTypeName(type: number | string): string {
+  if (typeof type === 'string') return type;
   return RECORD_TYPE_NAMES[type] ?? `#${type}`;
 }
 
@@ -194,8 +195,12 @@ export interface IgmpLeave {
 
 /** A group record of a version 3 report (RFC 9776 §4.2.4). */
 export interface IgmpGroupRecord {
-  /** A record type, MODE_IS_INCLUDE..BLOCK_OLD_SOURCES; other values are kept as received. */
-  type: number;
+  /**
+   * A record type, MODE_IS_INCLUDE..BLOCK_OLD_SOURCES; other values are kept
+   * as received. Emit also takes the names the group-membership core uses
+   * ('IS_IN' ... 'BLOCK'), so its records go out without being copied.
+   */
+  type: number | RecordName;
   group: Uint8Array;
   sources: Uint8Array[];
   /**
@@ -373,8 +378,11 @@ export function igmpQuery(q: {
   };
 }
 
+export type RecordName = 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK';
+
 /** A record type by name (as the group-membership core names them) to its code on the wire. */
-export function recordTypeCode(name: 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK'): number {
+export function recordTypeCode(name: RecordName | number): number {
+  if (typeof name === 'number') return name & 0xff;
   switch (name) {
     case 'IS_IN':
       return MODE_IS_INCLUDE;
@@ -392,8 +400,10 @@ export function recordTypeCode(name: 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'AL
 }
 
 /** A core record ({ type: name, group, sources }) as a wire record (IGMPv3 and MLDv2 alike). */
-export function toWireRecord(r: { type: 'IS_IN' | 'IS_EX' | 'TO_IN' | 'TO_EX' | 'ALLOW' | 'BLOCK'; group: Uint8Array; sources: Uint8Array[] }): IgmpGroupRecord {
-  return { type: recordTypeCode(r.type), group: r.group, sources: r.sources };
+export function toWireRecord(r: { type: number | RecordName; group: Uint8Array; sources: Uint8Array[]; aux?: Uint8Array }): IgmpGroupRecord & { type: number } {
+  const rec: IgmpGroupRecord & { type: number } = { type: recordTypeCode(r.type), group: r.group, sources: r.sources };
+  if (r.aux) rec.aux = r.aux;
+  return rec;
 }
 
 /*
@@ -501,20 +511,21 @@ export function igmpEmit(m: IgmpMessage): Uint8Array {
       out[6] = m.records.length >> 8;
       out[7] = m.records.length & 0xff;
       let p = IGMP_V3_REPORT_HDRLEN;
-      for (const r of m.records) {
+      // Indexed loops: a general-query answer writes every group's record through here.
+      const recs = m.records;
+      for (let i = 0; i < recs.length; i++) {
+        const r = recs[i];
+        const srcs = r.sources;
         const aux = auxPadded(r.aux);
         if (aux > 255 * 4) throw new RangeError(`group record with ${r.aux!.length} bytes of aux data, the most is 1020`);
-        if (r.sources.length > 0xffff) throw new RangeError(`group record with ${r.sources.length} sources, the most is 65535`);
-        out[p] = r.type & 0xff;
+        if (srcs.length > 0xffff) throw new RangeError(`group record with ${srcs.length} sources, the most is 65535`);
+        out[p] = recordTypeCode(r.type);
         out[p + 1] = aux / 4;
-        out[p + 2] = r.sources.length >> 8;
-        out[p + 3] = r.sources.length & 0xff;
+        out[p + 2] = srcs.length >> 8;
+        out[p + 3] = srcs.length & 0xff;
         putAddr(out, p + 4, r.group, 'record group');
         p += IGMP_V3_GROUP_RECORD_HDRLEN;
-        for (const s of r.sources) {
-          putAddr(out, p, s, 'record source');
-          p += IGMP_ADDR_LEN;
-        }
+        for (let j = 0; j < srcs.length; j++, p += IGMP_ADDR_LEN) putAddr(out, p, srcs[j], 'record source');
         if (r.aux) out.set(r.aux, p);
         p += aux;
       }

@@ -20,8 +20,9 @@ import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
 import { type Generation, type HostMessage, IGIF_SILENT } from '../mgmd/types.js';
 import {
-  toWireRecord,
   igmpEmit,
+  toWireRecord,
+  recordTypeName,
   igmpParse,
   IGMP_V3_GROUP_RECORD_HDRLEN,
   IGMP_V3_REPORT_HDRLEN,
@@ -154,14 +155,18 @@ export class Igmp {
         dst = INADDR_ALLRTRS_GROUP;
         break;
       case 'v3report':
-        msg = { kind: 'v3report', records: m.records.map(toWireRecord) };
+        msg = { kind: 'v3report', records: m.records };
         dst = INADDR_ALLRPTS_GROUP;
         break;
     }
     const bytes = igmpEmit(msg);
     const src = this.host.inet.v4.primaryAddress(ifp) ?? INADDR_ANY;
     this.stat.igps_snd_reports++;
-    if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    // Observers see record types as on the wire (numbers), like the messages they receive.
+    if (this.taps.size) {
+      const seen = msg.kind === 'v3report' ? { ...msg, records: msg.records.map(toWireRecord) } : msg;
+      this.taps.emit({ dir: 'out', ifp, src, dst, msg: seen, time: this.host.sched.now() });
+    }
     this.host.inet.v4.output(bytes, { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: this.knobs.sendra });
   }
 
@@ -271,6 +276,6 @@ export function describeIgmp(m: IgmpMessage): string {
     case 'leave':
       return `IGMPv2 leave ${inToString(m.group)}`;
     case 'v3report':
-      return `IGMPv3 report: ${m.records.map((r) => `${['', 'IS_IN', 'IS_EX', 'TO_IN', 'TO_EX', 'ALLOW', 'BLOCK'][r.type] ?? r.type}(${inToString(r.group)} {${r.sources.map((s) => inToString(s)).join(', ')}})`).join(' ')}`;
+      return `IGMPv3 report: ${m.records.map((r) => `${recordTypeName(r.type)}(${inToString(r.group)} {${r.sources.map((s) => inToString(s)).join(', ')}})`).join(' ')}`;
   }
 }

@@ -22,7 +22,7 @@ import {
   icmp6Parse,
 } from '../inet/icmp6_codec.js';
 export { toWireRecord } from '../igmp/codec.js';
-import { auxPadded, decodeFloatCode, decodeQqic, encodeFloatCode, encodeQqic, groupRecordSize, groupReportSize, sourcesThatFit } from '../igmp/codec.js';
+import { type RecordName, recordTypeCode, auxPadded, decodeFloatCode, decodeQqic, encodeFloatCode, encodeQqic, groupRecordSize, groupReportSize, sourcesThatFit } from '../igmp/codec.js';
 
 export { MLD_LISTENER_DONE, MLD_LISTENER_QUERY, MLD_LISTENER_REPORT, MLDV2_LISTENER_REPORT };
 // The record types and names, and QQIC, are those of IGMPv3 (RFC 9777 §5.2.12, §5.1.9).
@@ -115,7 +115,8 @@ export interface MldDone {
 /** A Multicast Address Record of an MLDv2 report (RFC 9777 §5.2.4). */
 export interface MldAddressRecord {
   /** MODE_IS_INCLUDE..BLOCK_OLD_SOURCES; other values are kept as received. */
-  type: number;
+  /** The record type; emit also takes its name ('IS_IN' ... 'BLOCK'). */
+  type: number | RecordName;
   group: Uint8Array;
   sources: Uint8Array[];
   /** Auxiliary Data (RFC 9777 §5.2.10), a multiple of 4 bytes; absent when none. */
@@ -340,7 +341,7 @@ export function mldEmitBody(m: MldMessage): { type: number; body: Uint8Array } {
         const aux = auxPadded(r.aux);
         if (aux > 255 * 4) throw new RangeError(`address record with ${r.aux!.length} bytes of aux data, the most is 1020`);
         if (r.sources.length > 0xffff) throw new RangeError(`address record with ${r.sources.length} sources, the most is 65535`);
-        b[p] = r.type & 0xff;
+        b[p] = recordTypeCode(r.type);
         b[p + 1] = aux / 4;
         b[p + 2] = r.sources.length >> 8;
         b[p + 3] = r.sources.length & 0xff;

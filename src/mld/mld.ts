@@ -20,10 +20,10 @@ import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
 import { type Generation, type HostMessage, MLIF_SILENT, MLIF_USEALLOW } from '../mgmd/types.js';
 import {
-  toWireRecord,
   MLD_V2_RECORD_HDRLEN,
   MLD_V2_REPORT_HDRLEN,
   mldEmitBody,
+  toWireRecord,
   mldParseBody,
   recordTypeName,
   type MldMessage,
@@ -160,7 +160,7 @@ export class Mld {
         dst = IN6ADDR_LINKLOCAL_ALLROUTERS;
         break;
       case 'v3report':
-        msg = { kind: 'v2report', records: m.records.map(toWireRecord) } as MldMessage;
+        msg = { kind: 'v2report', records: m.records } as MldMessage;
         dst = IN6ADDR_LINKLOCAL_ALLV2ROUTERS;
         break;
     }
@@ -168,7 +168,11 @@ export class Mld {
     const src = v6.linkLocal(ifp) ?? new Uint8Array(16);
     const { type, body } = mldEmitBody(msg);
     this.stat.mlds_snd_reports++;
-    if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    // Observers see record types as on the wire (numbers), like the messages they receive.
+    if (this.taps.size) {
+      const seen = msg.kind === 'v2report' ? { ...msg, records: msg.records.map(toWireRecord) } : msg;
+      this.taps.emit({ dir: 'out', ifp, src, dst, msg: seen, time: this.host.sched.now() });
+    }
     v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);
   }
 

@@ -49,6 +49,7 @@ import {
   CHANGE_TO_INCLUDE_MODE,
   MODE_IS_EXCLUDE,
   MODE_IS_INCLUDE,
+  recordTypeCode,
 } from '../../src/igmp/codec.js';
 import { canUseNetns, withNetns, type Netns } from '../helpers/netns.js';
 
@@ -210,7 +211,7 @@ const IGMP: Fam = {
         case 'leave':
           return fn({ ...base, kind: 'leave', version: 2, group: inToString(m.group) });
         case 'v3report':
-          return fn({ ...base, kind: 'report', version: 3, records: m.records.map((r) => ({ type: r.type, group: inToString(r.group), sources: r.sources.map((s) => inToString(s)) })) });
+          return fn({ ...base, kind: 'report', version: 3, records: m.records.map((r) => ({ type: recordTypeCode(r.type), group: inToString(r.group), sources: r.sources.map((s) => inToString(s)) })) });
       }
     }),
   ifinfo: (lab) => {
@@ -261,7 +262,7 @@ const MLD: Fam = {
         case 'done':
           return fn({ ...base, kind: 'leave', version: 1, group: in6ToString(m.group) });
         case 'v2report':
-          return fn({ ...base, kind: 'report', version: 2, records: m.records.map((r) => ({ type: r.type, group: in6ToString(r.group), sources: r.sources.map((s) => in6ToString(s)) })) });
+          return fn({ ...base, kind: 'report', version: 2, records: m.records.map((r) => ({ type: recordTypeCode(r.type), group: in6ToString(r.group), sources: r.sources.map((s) => in6ToString(s)) })) });
       }
     }),
   ifinfo: (lab) => {
