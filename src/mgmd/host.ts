@@ -439,15 +439,18 @@ export class MgmdHostIf {
   /** The general query timer fired: every reported group's current state, packed (§5.2). */
   private answerGeneral(): void {
     this.gqTimer = undefined;
-    const records: McRecord[] = [];
+    // Records stream into the packer, which reuses its record objects from
+    // one report to the next: answering 100,000 groups allocates per report,
+    // not per group.
+    const packer = new ReportPacker(this.b);
     for (const inm of this.b.groups()) {
       const st = inm.st[1];
       // A group being left (LEAVING) is one the stack keeps only for us: protospecHolds says so
       // without reaching for the group's protocol state (one memory access less per group).
       if (st.mode === MCAST_UNDEFINED || inm.protospecHolds || !this.b.isReported(inm.group)) continue;
-      records.push(currentState(inm.group, st));
+      packer.add(st.mode === MCAST_EXCLUDE ? 'IS_EX' : 'IS_IN', inm.group, st.sources.size ? [...st.sources.values()] : NO_ADDRS);
     }
-    if (records.length) this.sendRecords(records);
+    packer.flush();
   }
 
   /** A group(-and-source) query's timer fired (§5.2, the three cases of the timer expiry). */
@@ -571,29 +574,61 @@ export class MgmdHostIf {
    * TO_EX, which keep as many sources as fit and drop the rest.
    */
   sendRecords(records: McRecord[]): void {
-    const budget = this.b.recordBudget();
-    const hdr = this.b.recordHeaderLen;
-    const alen = this.b.addrLen;
-    const maxSrcs = Math.floor((budget - hdr) / alen);
-    let packet: McRecord[] = [];
-    let used = 0;
-    const flush = () => {
-      if (packet.length) this.b.send({ kind: 'v3report', records: packet });
-      packet = [];
-      used = 0;
-    };
-    const place = (p: McRecord) => {
-      const size = hdr + alen * p.sources.length;
-      if (used + size > budget) flush();
-      packet.push(p);
-      used += size;
-    };
-    for (const r of records) {
-      if (r.sources.length <= maxSrcs) place(r);
-      else if (r.type === 'IS_EX' || r.type === 'TO_EX') place({ ...r, sources: r.sources.slice(0, maxSrcs) });
-      else for (let i = 0; i < r.sources.length; i += maxSrcs) place({ ...r, sources: r.sources.slice(i, i + maxSrcs) });
+    const packer = new ReportPacker(this.b);
+    for (const r of records) packer.add(r.type, r.group, r.sources);
+    packer.flush();
+  }
+}
+
+/**
+ * Packs records into reports as RFC 9776 §4.2.16 says: as few reports as
+ * the MTU allows; a record too large for one report is split into several
+ * of the same type, except IS_EX and TO_EX, which keep as many sources as
+ * fit and drop the rest. A report goes to the binding as soon as it is
+ * full; the binding encodes it at once, so the record objects are reused
+ * for the next report.
+ */
+class ReportPacker {
+  private readonly budget: number;
+  private readonly hdr: number;
+  private readonly alen: number;
+  private readonly maxSrcs: number;
+  private readonly pool: McRecord[] = [];
+  private n = 0;
+  private used = 0;
+
+  constructor(private readonly b: HostBinding) {
+    this.budget = b.recordBudget();
+    this.hdr = b.recordHeaderLen;
+    this.alen = b.addrLen;
+    this.maxSrcs = Math.floor((this.budget - this.hdr) / this.alen);
+  }
+
+  add(type: RecordType, group: Uint8Array, sources: Uint8Array[]): void {
+    const max = this.maxSrcs;
+    if (sources.length <= max) this.place(type, group, sources);
+    else if (type === 'IS_EX' || type === 'TO_EX') this.place(type, group, sources.slice(0, max));
+    else for (let i = 0; i < sources.length; i += max) this.place(type, group, sources.slice(i, i + max));
+  }
+
+  private place(type: RecordType, group: Uint8Array, sources: Uint8Array[]): void {
+    const size = this.hdr + this.alen * sources.length;
+    if (this.used + size > this.budget) this.flush();
+    let r = this.pool[this.n];
+    if (!r) this.pool.push((r = { type, group, sources }));
+    else {
+      r.type = type;
+      r.group = group;
+      r.sources = sources;
     }
-    flush();
+    this.n++;
+    this.used += size;
+  }
+
+  flush(): void {
+    if (this.n) this.b.send({ kind: 'v3report', records: this.pool.slice(0, this.n) });
+    this.n = 0;
+    this.used = 0;
   }
 }
 
