@@ -63,7 +63,7 @@ export async function runDemo(out: (line: string) => void = console.log): Promis
     const base = { i: em0.if_data.ifi_imcasts };
     for (const g of GROUPS) kernelSend(ns, g, 5);
     await settle();
-    show('before any join: the TAP filter holds em0, broadcast and 224.0.0.1 only');
+    show("before any join: the TAP filter holds em0's MAC, broadcast and the stack's own groups (224.0.0.1, ff02::1, the solicited-node group)");
     const before = em0.if_data.ifi_imcasts - base.i;
 
     so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: GROUPS[0], imr_interface: HOST_ADDR });
