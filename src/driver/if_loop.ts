@@ -2,8 +2,10 @@
  * lo0, the software loopback (FreeBSD's net/if_loop.c). Output is queued on
  * if_snd and delivered back to the same host's protocols when the driver
  * starts, so a protocol that answers a looped packet never re-enters itself.
- * Slots carry the EtherType (2 bytes) before the datagram, in place of a
- * link-layer header.
+ * Slots carry a 3-byte pseudo-header before the datagram, in place of a
+ * link-layer header: the EtherType, and whether the destination was a group
+ * (which the output side knows from the address family, so the driver never
+ * looks inside the datagram).
  */
 import { ERRNO, kerr } from '../kern/errno.js';
 import {
@@ -24,6 +26,8 @@ import { type Ifnet, type IfReq, type Vnet, if_alloc, if_attach, if_initname, io
 import { AF_INET, AF_INET6, type Sockaddr } from './sockaddr.js';
 
 export const LOMTU = 16384;
+/** The loopback's pseudo-header: EtherType (2 bytes) and a group-destination flag. */
+const LOHDR = 3;
 const ETHERTYPE_IP = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 
@@ -32,7 +36,7 @@ export function loop_create(vnet: Vnet): Ifnet {
   if_initname(ifp, 'lo', vnet.ifnets.nextUnit('lo'));
   ifp.if_mtu = LOMTU;
   ifp.if_flags = IFF_LOOPBACK | IFF_MULTICAST;
-  ifp.if_snd = new IfQueue(256, LOMTU + 2);
+  ifp.if_snd = new IfQueue(256, LOMTU + LOHDR);
   ifp.if_output = looutput;
   ifp.if_input = loinput;
   ifp.if_start = lostart;
@@ -50,19 +54,20 @@ function looutput(ifp: Ifnet, buf: Uint8Array, off: number, len: number, dst: So
   const type = etype || (dst.family === AF_INET ? ETHERTYPE_IP : dst.family === AF_INET6 ? ETHERTYPE_IPV6 : 0);
   if (!type) return ERRNO.EAFNOSUPPORT;
   const q = ifp.if_snd;
-  const at = q.reserve(len + 2);
+  const at = q.reserve(len + LOHDR);
   if (at < 0) {
     q.ifq_drops++;
     ifp.if_data.ifi_oqdrops++;
     return ERRNO.ENOBUFS;
   }
+  const group = dst.family === AF_INET ? (dst.addr[0] & 0xf0) === 0xe0 : dst.family === AF_INET6 && dst.addr[0] === 0xff;
   q.buf[at] = type >>> 8;
   q.buf[at + 1] = type & 0xff;
-  q.buf.set(buf.subarray(off, off + len), at + 2);
+  q.buf[at + 2] = group ? 1 : 0;
+  q.buf.set(buf.subarray(off, off + len), at + LOHDR);
   ifp.if_data.ifi_opackets++;
   ifp.if_data.ifi_obytes += len;
-  if (dst.family === AF_INET ? (dst.addr[0] & 0xf0) === 0xe0 : dst.family === AF_INET6 && dst.addr[0] === 0xff)
-    ifp.if_data.ifi_omcasts++;
+  if (group) ifp.if_data.ifi_omcasts++;
   ifp.if_start(ifp);
   return 0;
 }
@@ -97,25 +102,24 @@ function loStartable(ifp: Ifnet): { startDeferred(): void } {
   return s;
 }
 
-/** Input of a looped datagram: `buf[off..]` starts with the 2-byte EtherType. */
+/** Input of a looped datagram: `buf[off..]` starts with the pseudo-header (EtherType, group flag). */
 function loinput(ifp: Ifnet, buf: Uint8Array, off: number, len: number): void {
   const d = ifp.if_data;
-  if (len < 2) {
+  if (len < LOHDR) {
     d.ifi_ierrors++;
     return;
   }
   d.ifi_ipackets++;
-  d.ifi_ibytes += len - 2;
+  d.ifi_ibytes += len - LOHDR;
   const type = (buf[off] << 8) | buf[off + 1];
   const handler = ifp.if_vnet?.ethertypes.get(type);
   if (!handler) {
     d.ifi_noproto++;
     return;
   }
-  const v = buf[off + 2] >> 4;
-  const mcast = (v === 4 && (buf[off + 18] & 0xf0) === 0xe0) || (v === 6 && buf[off + 26] === 0xff);
+  const mcast = buf[off + 2] === 1;
   if (mcast) d.ifi_imcasts++;
-  handler(ifp, buf, off + 2, len - 2, mcast ? M_MCAST : 0);
+  handler(ifp, buf, off + LOHDR, len - LOHDR, mcast ? M_MCAST : 0);
 }
 
 function loioctl(ifp: Ifnet, cmd: number, ifr: IfReq): void {
@@ -133,7 +137,7 @@ function loioctl(ifp: Ifnet, cmd: number, ifr: IfReq): void {
     }
     case SIOCSIFMTU:
       ifp.if_mtu = ifr.ifr_mtu!;
-      if (ifp.if_mtu + 2 > ifp.if_snd.slotSize) ifp.if_snd.resize(ifp.if_snd.ifq_maxlen, ifp.if_mtu + 2);
+      if (ifp.if_mtu + LOHDR > ifp.if_snd.slotSize) ifp.if_snd.resize(ifp.if_snd.ifq_maxlen, ifp.if_mtu + LOHDR);
       return;
     case SIOCSIFCAP:
       ifp.if_capenable = ifr.ifr_reqcap!;

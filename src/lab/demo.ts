@@ -37,7 +37,8 @@ function kernelCounters(ns: Netns, dev: string): Record<string, number> {
 
 export async function runDemo(out: (line: string) => void = console.log): Promise<number> {
   const ns = createNetns('taplab-demo');
-  const sched = new RealScheduler();
+  // keepAlive: the demo's own waits are callouts, and they must hold the process open.
+  const sched = new RealScheduler(true);
   const host = new Host('h1', sched);
   try {
     ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
@@ -48,7 +49,7 @@ export async function runDemo(out: (line: string) => void = console.log): Promis
     const so = host.inet.socket().bind(undefined, 5000);
     const received: string[] = [];
     so.onMessage((d) => received.push(`${d.dst} from ${d.src}`));
-    const settle = () => new Promise((r) => setTimeout(r, 300));
+    const settle = () => new Promise<void>((r) => sched.callout(300, r, 'demo settle'));
     const show = (title: string) => {
       const d = em0.if_data;
       const k = kernelCounters(ns, 'tap0');
