@@ -14,6 +14,12 @@
  *   net.inet.igmp.ifinfo.<ifindex>             {4,2,2,AUTO,ifindex}
  *   net.inet.igmp.default_version              {4,2,2,AUTO}
  *   net.inet6.mld.ifinfo.<ifindex>             {4,28,AUTO,AUTO,ifindex}
+ *   net.inet.ip.mcast.filters.<ifindex>.<group>
+ *                                              {4,2,0,AUTO,AUTO,ifindex,group}
+ *   net.inet6.ip6.mcast.filters.<ifindex>.<g0>.<g1>.<g2>.<g3>
+ *                                              {4,28,41,AUTO,AUTO,ifindex,g0..g3}
+ *   net.route.iflist                           {4,17,AUTO}  (getifaddrs)
+ *   net.route.ifmalist                         {4,17,AUTO}  (getifmaddrs)
  *
  * FreeBSD declares the nodes marked AUTO with OID_AUTO; as in the kernel
  * they are numbered from CTL_AUTO_START (0x100) in the order they are
@@ -34,6 +40,9 @@ import { isKernError, kerr } from '../kern/errno.js';
 import type { Igmp, IgmpIfinfo } from '../igmp/igmp.js';
 import type { Mld, MldIfinfo } from '../mld/mld.js';
 import { IgmpStat } from './igmp_stats.js';
+import type { Inet } from '../inet/inet.js';
+import type { InMulti } from '../inet/in_mcast.js';
+import { AF_INET as SA_INET, AF_INET6 as SA_INET6, AF_LINK as SA_LINK, sockaddrToString } from '../driver/sockaddr.js';
 import {
   decodeDot3,
   decodeIgmpstat,
@@ -66,6 +75,11 @@ export const IPPROTO_IGMP = 2;
 export const IGMPCTL_STATS = 1;
 /** net.inet6 is PF_INET6 (28 on FreeBSD). */
 export const PF_INET6 = 28;
+/** net.inet.ip is IPPROTO_IP, net.inet6.ip6 is IPPROTO_IPV6. */
+export const IPPROTO_IP = 0;
+export const IPPROTO_IPV6 = 41;
+/** net.route is PF_ROUTE. */
+export const PF_ROUTE = 17;
 /** The first number the kernel gives an OID_AUTO node. */
 export const CTL_AUTO_START = 0x100;
 
@@ -190,6 +204,13 @@ export class SysctlTree {
     if (igmp) this.buildIgmp(igmp);
     const mld = optional(() => host.mld);
     if (mld) this.buildMld(mld);
+    const inet = optional(() => host.inet);
+    // net.route only with the Internet protocols: a bare host (inet: false)
+    // keeps only the ifmib branch, as test/unit/sysctl.test.ts expects.
+    if (inet) {
+      this.buildMcastFilters(inet);
+      this.buildRoute();
+    }
   }
 
   /** Read a leaf by name ('net.link.generic.system.ifcount') or numeric OID ([4,18,0,1,1]). */
@@ -475,6 +496,186 @@ export class SysctlTree {
       return { value, bytes: encodeMldIfinfo(value) };
     }));
   }
+
+  // -------------------------------------------------------------------------
+  // net.inet.ip.mcast.filters and net.inet6.ip6.mcast.filters
+  // (in_mcast.c sysctl_ip_mcast_filters, in6_mcast.c sysctl_ip6_mcast_filters; §1.2, §4.6)
+
+  /**
+   * The filter table of one family. The name after `filters` is the
+   * interface index and then the group: one 32-bit word for IPv4, four for
+   * IPv6, each the value of four address bytes read in network order (so
+   * 232.1.1.1 is 3892379905 = 0xe8010101; ff02::1 is 4278321152.0.0.1).
+   * The answer is the t1 filter mode as a uint32 (little-endian, as an amd64
+   * kernel copies it out) followed by the in-mode sources as in_addr /
+   * in6_addr in network order, sorted by address as the kernel's source
+   * tree is; a group the interface has not joined answers zero bytes.
+   */
+  private filtersTable(family: 'inet' | 'inet6', words: number, find: (ifp: Ifnet, group: Uint8Array) => InMulti<Ifnet> | undefined, groups: (ifp: Ifnet) => Uint8Array[]): TableHandler {
+    const host = this.host;
+    const alen = words * 4;
+    const shape = family === 'inet' ? '<ifindex>.<group>' : '<ifindex>.<g0>.<g1>.<g2>.<g3>';
+    const checkLength = (n: number, where: string): void => {
+      if (n !== words + 1) throw kerr('EINVAL', `sysctl ${where}: a filters name is ${shape} (${words + 1} components after filters), not ${n}`);
+    };
+    const groupOf = (tail: number[]): Uint8Array => {
+      const g = new Uint8Array(alen);
+      const dv = new DataView(g.buffer);
+      for (let i = 0; i < words; i++) dv.setUint32(i * 4, tail[1 + i] >>> 0, false);
+      return g;
+    };
+    return {
+      tailToOid: (parts, where) => {
+        checkLength(parts.length, where);
+        const out = [parseIndex(parts[0], where)];
+        for (const p of parts.slice(1)) {
+          if (!/^\d+$/.test(p) || Number(p) > 0xffffffff) throw kerr('EINVAL', `sysctl ${where}: "${p}" is not a 32-bit word of a group address`);
+          out.push(Number(p));
+        }
+        return out;
+      },
+      tailToName: (tail) => tail.map(String),
+      read: (tail, where) => {
+        checkLength(tail.length, where);
+        if (tail.slice(1).some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff))
+          throw kerr('EINVAL', `sysctl ${where}: a group word is an unsigned 32-bit number`);
+        const group = groupOf(tail);
+        const multicast = family === 'inet' ? (group[0] & 0xf0) === 0xe0 : group[0] === 0xff;
+        if (!multicast) throw kerr('EINVAL', `sysctl ${where}: ${family === 'inet' ? sockaddrToString({ family: SA_INET, addr: group }) : sockaddrToString({ family: SA_INET6, addr: group, scopeId: 0 })} is not a multicast group`);
+        const idx = tail[0];
+        const ifp = idx > 0 ? host.ifnets.byindex(idx) : undefined;
+        if (!ifp) throw kerr('ENOENT', `sysctl ${where}: host ${host.name} has no interface at index ${idx}`);
+        const inm = find(ifp, group);
+        if (!inm) return { value: { fmode: 0, sources: [] as string[] }, bytes: new Uint8Array(0) };
+        const st = inm.st[1];
+        const srcs = [...st.sources.values()].sort(compareBytes);
+        const bytes = new Uint8Array(4 + srcs.length * alen);
+        new DataView(bytes.buffer).setUint32(0, st.mode, true);
+        srcs.forEach((a, i) => bytes.set(a, 4 + i * alen));
+        const sources = srcs.map((a) => (family === 'inet' ? sockaddrToString({ family: SA_INET, addr: a }) : sockaddrToString({ family: SA_INET6, addr: a, scopeId: 0 })));
+        return { value: { fmode: st.mode, sources }, bytes };
+      },
+      write: (_tail, _value, where) => {
+        throw kerr('EPERM', `sysctl ${where}: the multicast filters are read-only (use the socket options to change them)`);
+      },
+      tails: () =>
+        liveIndices(host).flatMap((i) =>
+          groups(host.ifnets.byindex(i)!).map((g) => {
+            const dv = new DataView(g.buffer, g.byteOffset, g.byteLength);
+            return [i, ...Array.from({ length: words }, (_, w) => dv.getUint32(w * 4, false))];
+          }),
+        ),
+    };
+  }
+
+  private buildMcastFilters(inet: Inet): void {
+    const groupsOf = (family: number) => (ifp: Ifnet): Uint8Array[] => {
+      const out: Uint8Array[] = [];
+      for (const ma of ifp.if_multiaddrs) if (ma.ifma_addr.family === family && ma.ifma_addr.family !== SA_LINK) out.push(ma.ifma_addr.addr);
+      return out;
+    };
+    const v4 = this.node(`net:${CTL_NET}.inet:${PF_INET}.ip:${IPPROTO_IP}.mcast:auto`);
+    this.addTable(v4, 'filters', 'auto', this.filtersTable('inet', 1, (ifp, g) => inet.v4.findGroup(ifp, g), groupsOf(SA_INET)));
+    const v6 = this.node(`net:${CTL_NET}.inet6:${PF_INET6}.ip6:${IPPROTO_IPV6}.mcast:auto`);
+    this.addTable(v6, 'filters', 'auto', this.filtersTable('inet6', 4, (ifp, g) => inet.v6.findGroup(ifp, g), groupsOf(SA_INET6)));
+  }
+
+  // -------------------------------------------------------------------------
+  // net.route.iflist / net.route.ifmalist: what getifaddrs(3) and
+  // getifmaddrs(3) read (FreeBSD's NET_RT_IFLIST / NET_RT_IFMALIST dumps).
+  //
+  // These two have no FreeBSD binary layout here (the kernel's are routing
+  // messages, if_msghdr/ifa_msghdr/ifma_msghdr, which taplab does not
+  // model): their bytes are the UTF-8 JSON encoding of the typed value.
+
+  private buildRoute(): void {
+    const host = this.host;
+    const node = this.node(`net:${CTL_NET}.route:${PF_ROUTE}`);
+    const json = (value: unknown): SysctlValue => ({ value, bytes: utf8.encode(JSON.stringify(value)) });
+    const readOnly = (what: string) => (_v: unknown, where: string): never => {
+      throw kerr('EPERM', `sysctl ${where}: ${what} is read-only`);
+    };
+    this.addLeaf(node, 'iflist', 'auto', {
+      read: () => {
+        const out: IflistEntry[] = [];
+        for (const i of liveIndices(host)) {
+          const ifp = host.ifnets.byindex(i)!;
+          for (const ifa of ifp.if_addrhead) {
+            const sa = ifa.ifa_addr;
+            out.push({
+              ifindex: i,
+              ifname: ifp.if_xname,
+              family: familyName(sa.family),
+              // An AF_LINK address without a hardware address reads as the interface's name, as getnameinfo(3) gives it.
+              addr: sockaddrToString(sa),
+              scopeid: sa.family === SA_INET6 ? sa.scopeId : 0,
+            });
+          }
+        }
+        return json(out);
+      },
+      write: readOnly('the interface address list'),
+    });
+    this.addLeaf(node, 'ifmalist', 'auto', {
+      read: () => {
+        const out: IfmalistEntry[] = [];
+        for (const i of liveIndices(host)) {
+          const ifp = host.ifnets.byindex(i)!;
+          for (const ma of ifp.if_multiaddrs) {
+            const sa = ma.ifma_addr;
+            out.push({
+              ifindex: i,
+              ifname: ifp.if_xname,
+              family: familyName(sa.family),
+              group: sockaddrToString(sa),
+              lladdr: ma.ifma_lladdr ? sockaddrToString(ma.ifma_lladdr) : null,
+              scopeid: sa.family === SA_INET6 ? sa.scopeId : 0,
+            });
+          }
+        }
+        return json(out);
+      },
+      write: readOnly('the multicast membership list'),
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// getifaddrs / getifmaddrs entries (net.route.iflist / net.route.ifmalist).
+
+export type IfFamily = 'link' | 'inet' | 'inet6';
+
+/** One interface address, interfaces in index order, the AF_LINK address first. */
+export interface IflistEntry {
+  ifindex: number;
+  ifname: string;
+  family: IfFamily;
+  /** Numeric text; a MAC for link (the interface name when it has no hardware address). */
+  addr: string;
+  /** sin6_scope_id (the ifindex for link-local addresses); 0 otherwise. */
+  scopeid: number;
+}
+
+/** One multicast membership, in kernel order: interfaces by index, each newest first. */
+export interface IfmalistEntry {
+  ifindex: number;
+  ifname: string;
+  family: IfFamily;
+  /** The group: dotted quad, IPv6 text (no zone) or MAC. */
+  group: string;
+  /** The link-layer mapping (ifma_lladdr), null for link entries and interfaces that do not map. */
+  lladdr: string | null;
+  /** The group sockaddr's sin6_scope_id (the ifindex for interface- and link-local groups); 0 otherwise. */
+  scopeid: number;
+}
+
+function familyName(af: number): IfFamily {
+  return af === SA_INET ? 'inet' : af === SA_INET6 ? 'inet6' : 'link';
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,303 @@
+/**
+ * ifmcstat(8), the sysctl backend (freebsd-formats.md §1): a pure function
+ * from a host's sysctl tree to the text FreeBSD's ifmcstat prints. It reads
+ * only the tree:
+ *
+ *   net.route.iflist                    getifaddrs(3)
+ *   net.route.ifmalist                  getifmaddrs(3)
+ *   net.inet.igmp.ifinfo.<ifindex>      the IGMP line (§1.4)
+ *   net.inet6.mld.ifinfo.<ifindex>      the MLD line (§1.5)
+ *   net.inet.ip.mcast.filters...        mode and sources of IPv4 groups
+ *   net.inet6.ip6.mcast.filters...      mode and sources of IPv6 groups
+ *
+ * -K (kvm) and -M/-N (core, system) belong to the WITH_KVM build, which this
+ * is not: they are refused with a sentence saying so and EX_USAGE.
+ */
+import type { SysctlTree, IflistEntry, IfmalistEntry, IfFamily } from '../stats/sysctl.js';
+import type { IgmpIfinfo } from '../igmp/igmp.js';
+import type { MldIfinfo } from '../mld/mld.js';
+
+export interface ToolResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+const EX_OK = 0;
+const EX_USAGE = 64;
+const EX_NOHOST = 68;
+const EX_OSERR = 71;
+
+const USAGE = 'usage: ifmcstat [-i interface] [-f address family] [-v]\n';
+
+const STRERROR: Record<string, string> = {
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  EINVAL: 'Invalid argument',
+  ENOMEM: 'Cannot allocate memory',
+  ENXIO: 'Device not configured',
+};
+
+function strerror(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string') return STRERROR[code] ?? code;
+  return e instanceof Error ? e.message : String(e);
+}
+
+class Exit {
+  constructor(readonly code: number) {}
+}
+
+export function ifmcstat(tree: SysctlTree, argv: string[]): ToolResult {
+  let out = '';
+  let err = '';
+  const usage = (): never => {
+    err += USAGE;
+    throw new Exit(EX_USAGE);
+  };
+  try {
+    // ---- getopt("i:f:vM:N:"), plus K so it can be refused by name.
+    let ifindex = 0;
+    let af: IfFamily | undefined;
+    let vflag = 0;
+    let i = 0;
+    for (; i < argv.length; i++) {
+      const arg = argv[i];
+      if (arg === '--') {
+        i++;
+        break;
+      }
+      if (arg.length < 2 || arg[0] !== '-') break;
+      for (let j = 1; j < arg.length; j++) {
+        const c = arg[j];
+        if (c === 'v') {
+          vflag++;
+          continue;
+        }
+        if (c === 'K') {
+          err += 'ifmcstat: -K is not supported in this build: there is no kvm(3) backend, ifmcstat reads only the sysctl tree\n';
+          throw new Exit(EX_USAGE);
+        }
+        if (c === 'i' || c === 'f' || c === 'M' || c === 'N') {
+          let optarg: string;
+          if (j + 1 < arg.length) optarg = arg.slice(j + 1);
+          else if (i + 1 < argv.length) optarg = argv[++i];
+          else {
+            err += `ifmcstat: option requires an argument -- ${c}\n`;
+            return usage();
+          }
+          if (c === 'i') {
+            ifindex = nametoindex(tree, optarg);
+            if (ifindex === 0) {
+              err += `${optarg}: unknown interface\n`;
+              throw new Exit(EX_NOHOST);
+            }
+          } else if (c === 'f') {
+            if (optarg === 'inet' || optarg === 'inet6' || optarg === 'link') af = optarg;
+            else {
+              err += `${optarg}: unknown address family\n`;
+              throw new Exit(EX_USAGE);
+            }
+          } else {
+            err += `ifmcstat: -${c} is not supported in this build: reading a kernel ${c === 'M' ? 'core' : 'image'} needs the kvm(3) backend, ifmcstat reads only the sysctl tree\n`;
+            throw new Exit(EX_USAGE);
+          }
+          break;
+        }
+        err += `ifmcstat: illegal option -- ${c}\n`;
+        return usage();
+      }
+    }
+    if (i < argv.length) usage();
+    if (af === 'link' && vflag) usage();
+
+    // ---- getifaddrs / getifmaddrs
+    let ifaddrs: IflistEntry[];
+    let ifmaddrs: IfmalistEntry[];
+    try {
+      ifaddrs = tree.get('net.route.iflist').value as IflistEntry[];
+      ifmaddrs = tree.get('net.route.ifmalist').value as IfmalistEntry[];
+    } catch (e) {
+      err += `ifmcstat: getifmaddrs: ${strerror(e)}\n`;
+      throw new Exit(EX_OSERR);
+    }
+
+    let lastIndex = 0;
+    let lastPrimary: string | undefined;
+    for (const ifma of ifmaddrs) {
+      if (ifindex && ifma.ifindex !== ifindex) continue;
+      if (af && ifma.family !== af) continue;
+      const ifname = ifma.ifname.split(':')[0];
+      if (ifma.ifindex !== lastIndex) {
+        out += `${ifname}:\n`;
+        lastIndex = ifma.ifindex;
+      }
+      const primary = ifaddrs.find(
+        (a) => a.ifname === ifma.ifname && a.family === ifma.family && (a.family !== 'inet6' || isLinkLocal(a.addr)),
+      );
+      if (!primary) continue;
+      if (ifma.family === 'link' && vflag === 0) continue;
+      const key = `${primary.family} ${primary.addr} ${primary.scopeid}`;
+      if (key !== lastPrimary) {
+        out += `\t${primary.family} ${addrText(primary.addr, primary.scopeid, ifname)}\n`;
+        if (primary.family === 'inet') {
+          const line = igmpLine(tree, ifma.ifindex, vflag);
+          if (typeof line === 'string') out += line;
+          else err += line.err;
+        } else if (primary.family === 'inet6') {
+          const line = mldLine(tree, ifma.ifindex, vflag);
+          if (typeof line === 'string') out += line;
+          else err += line.err;
+        }
+        lastPrimary = key;
+      }
+      out += `\t\tgroup ${addrText(ifma.group, ifma.scopeid, ifname)}`;
+      if (ifma.family !== 'link') {
+        const f = filter(tree, ifma);
+        err += f.err;
+        if (f.mode !== undefined) {
+          out += ` mode ${MODES[f.mode] ?? `(${f.mode})`}`;
+          if (vflag && f.sources.length) out += ` srcs ${f.sources.join(',')}`;
+        }
+      }
+      out += '\n';
+      if (ifma.lladdr !== null) out += `\t\t\tmcast-macaddr ${ifma.lladdr}\n`;
+    }
+    return { stdout: out, stderr: err, code: EX_OK };
+  } catch (e) {
+    if (e instanceof Exit) return { stdout: out, stderr: err, code: e.code };
+    throw e;
+  }
+}
+
+const MODES: Record<number, string> = { 0: 'undefined', 1: 'include', 2: 'exclude' };
+
+/** if_nametoindex(3) over getifaddrs: 0 when there is no such interface. */
+function nametoindex(tree: SysctlTree, name: string): number {
+  try {
+    const list = tree.get('net.route.iflist').value as IflistEntry[];
+    return list.find((a) => a.family === 'link' && a.ifname === name)?.ifindex ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+function isLinkLocal(text: string): boolean {
+  // fe80::/10: a first word of four digits fe80..febf.
+  return /^fe[89ab][0-9a-f]:/i.test(text);
+}
+
+/** getnameinfo(NI_NUMERICHOST) with the zone, then ` scopeid 0x<hex>` when the scope id is set. */
+function addrText(addr: string, scopeid: number, ifname: string): string {
+  return scopeid ? `${addr}%${ifname} scopeid 0x${scopeid.toString(16)}` : addr;
+}
+
+/** kernel %b: `flags=<hex><NAMES>`, only when non-zero. */
+function flagsText(flags: number, names: Record<number, string>): string {
+  if (!flags) return '';
+  const set: string[] = [];
+  for (let bit = 1; bit <= 32; bit++) if (flags & (1 << (bit - 1)) && names[bit]) set.push(names[bit]);
+  return ` flags=${(flags >>> 0).toString(16)}<${set.join(',')}>`;
+}
+
+function igmpLine(tree: SysctlTree, ifindex: number, vflag: number): string | { err: string } {
+  let igi: IgmpIfinfo;
+  try {
+    igi = tree.get(`net.inet.igmp.ifinfo.${ifindex}`).value as IgmpIfinfo;
+  } catch (e) {
+    return { err: `sysctl net.inet.igmp.ifinfo: ${strerror(e)}\n` };
+  }
+  const v = igi.igi_version;
+  let s = `\t${v >= 1 && v <= 3 ? `igmpv${v}` : `igmpv?(${v})`}`;
+  s += flagsText(igi.igi_flags, { 1: 'SILENT', 2: 'LOOPBACK' });
+  if (v === 3) s += ` rv ${igi.igi_rv} qi ${igi.igi_qi} qri ${igi.igi_qri} uri ${igi.igi_uri}`;
+  if (vflag >= 2) s += ` v1timer ${igi.igi_v1_timer} v2timer ${igi.igi_v2_timer} v3timer ${igi.igi_v3_timer}`;
+  return s + '\n';
+}
+
+function mldLine(tree: SysctlTree, ifindex: number, vflag: number): string | { err: string } {
+  let mli: MldIfinfo;
+  try {
+    mli = tree.get(`net.inet6.mld.ifinfo.${ifindex}`).value as MldIfinfo;
+  } catch (e) {
+    return { err: `sysctl net.inet6.mld.ifinfo: ${strerror(e)}\n` };
+  }
+  const v = mli.mli_version;
+  let s = `\t${v >= 1 && v <= 2 ? `mldv${v}` : `mldv?(${v})`}`;
+  s += flagsText(mli.mli_flags, { 1: 'SILENT', 2: 'USEALLOW' });
+  if (v === 2) s += ` rv ${mli.mli_rv} qi ${mli.mli_qi} qri ${mli.mli_qri} uri ${mli.mli_uri}`;
+  if (vflag >= 2) s += ` v1timer ${mli.mli_v1_timer} v2timer ${mli.mli_v2_timer}`;
+  return s + '\n';
+}
+
+/** The group's 32-bit words in network order, as the filters name wants them. */
+function groupWords(family: 'inet' | 'inet6', text: string): number[] {
+  if (family === 'inet') {
+    const b = text.split('.').map(Number);
+    return [((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0];
+  }
+  const bytes = parse6(text);
+  const dv = new DataView(bytes.buffer);
+  return [0, 1, 2, 3].map((w) => dv.getUint32(w * 4, false));
+}
+
+function parse6(text: string): Uint8Array {
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const hw = head ? head.split(':') : [];
+  const tw = tail ? tail.split(':') : [];
+  const words = tail === undefined ? hw : [...hw, ...new Array(8 - hw.length - tw.length).fill('0'), ...tw];
+  const out = new Uint8Array(16);
+  words.forEach((w, i) => {
+    const n = parseInt(w, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  return out;
+}
+
+function ntop6(b: Uint8Array, off: number): string {
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((b[off + i] << 8) | b[off + i + 1]).toString(16));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return words.join(':');
+  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
+}
+
+/** The filter sysctl of a group: mode and in-mode sources, decoded from the bytes a C program gets. */
+function filter(tree: SysctlTree, ifma: IfmalistEntry): { mode?: number; sources: string[]; err: string } {
+  const family = ifma.family as 'inet' | 'inet6';
+  const base = family === 'inet' ? 'net.inet.ip.mcast.filters' : 'net.inet6.ip6.mcast.filters';
+  let bytes: Uint8Array;
+  try {
+    bytes = tree.get(`${base}.${ifma.ifindex}.${groupWords(family, ifma.group).join('.')}`).bytes;
+  } catch (e) {
+    return { sources: [], err: `sysctl ${base}: ${strerror(e)}\n` };
+  }
+  if (bytes.length < 4) return { sources: [], err: '' };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const mode = dv.getUint32(0, true);
+  const alen = family === 'inet' ? 4 : 16;
+  const n = Math.floor((bytes.length - 4) / alen);
+  const sources: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const off = 4 + k * alen;
+    sources.push(family === 'inet' ? `${bytes[off]}.${bytes[off + 1]}.${bytes[off + 2]}.${bytes[off + 3]}` : ntop6(bytes, off));
+  }
+  const trailing = (bytes.length - 4) % alen;
+  const err = trailing ? `warning: ${trailing} trailing bytes from ${base}\n` : '';
+  return { mode, sources, err };
+}
