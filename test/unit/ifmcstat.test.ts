@@ -142,6 +142,25 @@ describe('ifmcstat: the composed samples (§1.7, §1.8)', () => {
   });
 });
 
+describe('ifmcstat: running timers', () => {
+  it('-vv shows the IGMPv2 querier-present timer counting down, and the v2 line has no rv/qi/qri/uri', () => {
+    const { L, h, em0, tree } = sample();
+    // An IGMPv2 general query: the interface drops to v2 for RV*QI+QRI = 2*125+10 = 260 s (RFC 9776 §7.2.1).
+    h.igmp.ifinfo(em0).query({ generation: 2, group: new Uint8Array(4), sources: [], maxRespMs: 10_000, qrv: 0, qqiSeconds: 0, sFlag: false });
+    L.run(1_000);
+    const out = ifmcstat(tree, ['-vv', '-i', 'em0', '-f', 'inet']).stdout.split('\n');
+    expect(out[0]).toBe('em0:');
+    expect(out[1]).toBe('\tinet 192.0.2.10');
+    expect(out[2]).toBe('\tigmpv2 v1timer 0 v2timer 259 v3timer 0');
+    L.run(100_000);
+    expect(ifmcstat(tree, ['-vv', '-i', 'em0', '-f', 'inet']).stdout.split('\n')[2]).toBe('\tigmpv2 v1timer 0 v2timer 159 v3timer 0');
+    L.run(160_000);
+    expect(ifmcstat(tree, ['-vv', '-i', 'em0', '-f', 'inet']).stdout.split('\n')[2]).toBe(
+      '\tigmpv3 rv 2 qi 125 qri 10 uri 1 v1timer 0 v2timer 0 v3timer 0',
+    );
+  });
+});
+
 describe('ifmcstat: filters and options', () => {
   it('-i em0 shows only em0', () => {
     const { tree } = sample();
