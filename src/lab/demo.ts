@@ -12,6 +12,8 @@ import { TapDevice } from '../driver/tap.js';
 import { macToString } from '../driver/sockaddr.js';
 import { etherMapIpMulticast } from '../l2/ether.js';
 import { IP_ADD_MEMBERSHIP, IPPROTO_IP } from '../inet/socket.js';
+import { SysctlTree } from '../stats/sysctl.js';
+import { ifmcstat } from '../tools/ifmcstat.js';
 import { createNetns, deleteNetns, type Netns } from './netns.js';
 
 const KERNEL_ADDR = '192.0.2.1';
@@ -73,6 +75,8 @@ export async function runDemo(out: (line: string) => void = console.log): Promis
     for (const g of GROUPS) kernelSend(ns, g, 5);
     await settle();
     show(`after the join: only ${GROUPS[0]} passes`);
+    out('h1: ifmcstat -i em0 -f inet (read from h1\'s sysctl tree, as FreeBSD\'s ifmcstat reads its kernel\'s)');
+    for (const l of ifmcstat(new SysctlTree(host), ['-i', 'em0', '-f', 'inet']).stdout.trimEnd().split('\n')) out(`    ${l.replace(/\t/g, '  ')}`);
     const ok = before === 0 && received.length === 5 && received.every((r) => r.startsWith(GROUPS[0]));
     out(ok ? "result: the filter works as a NIC's does" : `result: unexpected (before the join ${before} group frames got in; the socket read ${received.length})`);
     return ok ? 0 : 1;
