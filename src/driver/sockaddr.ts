@@ -2,6 +2,9 @@
  * Socket addresses as the interface layer sees them (struct sockaddr_dl,
  * sockaddr_in, sockaddr_in6), with FreeBSD's address-family numbers.
  */
+
+import { in6ToString } from '../inet/in6.js';
+
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_LINK = 18;
@@ -87,31 +90,8 @@ export function sockaddrToString(sa: Sockaddr): string {
       return sa.lladdr.length === 6 ? macToString(sa.lladdr) : sa.name || `link#${sa.index}`;
     case AF_INET:
       return Array.from(sa.addr).join('.');
-    case AF_INET6: {
-      const words: string[] = [];
-      for (let i = 0; i < 16; i += 2) words.push(((sa.addr[i] << 8) | sa.addr[i + 1]).toString(16));
-      return compressV6(words);
-    }
+    case AF_INET6:
+      return in6ToString(sa.addr);
   }
 }
 
-/** RFC 5952 text form: longest run (>1) of zero words becomes '::'. */
-function compressV6(words: string[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return words.join(':');
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
-}

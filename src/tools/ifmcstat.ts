@@ -14,6 +14,7 @@
  * is not: they are refused with a sentence saying so and EX_USAGE.
  */
 import type { SysctlTree, IflistEntry, IfmalistEntry, IfFamily } from '../stats/sysctl.js';
+import { in6Parse, in6ToString } from '../inet/in6.js';
 import type { IgmpIfinfo } from '../igmp/igmp.js';
 import type { MldIfinfo } from '../mld/mld.js';
 
@@ -236,45 +237,9 @@ function groupWords(family: 'inet' | 'inet6', text: string): number[] {
     const b = text.split('.').map(Number);
     return [((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0];
   }
-  const bytes = parse6(text);
-  const dv = new DataView(bytes.buffer);
+  const bytes = in6Parse(text) ?? new Uint8Array(16);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, 16);
   return [0, 1, 2, 3].map((w) => dv.getUint32(w * 4, false));
-}
-
-function parse6(text: string): Uint8Array {
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const hw = head ? head.split(':') : [];
-  const tw = tail ? tail.split(':') : [];
-  const words = tail === undefined ? hw : [...hw, ...new Array(8 - hw.length - tw.length).fill('0'), ...tw];
-  const out = new Uint8Array(16);
-  words.forEach((w, i) => {
-    const n = parseInt(w, 16);
-    out[i * 2] = n >> 8;
-    out[i * 2 + 1] = n & 0xff;
-  });
-  return out;
-}
-
-function ntop6(b: Uint8Array, off: number): string {
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((b[off + i] << 8) | b[off + i + 1]).toString(16));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return words.join(':');
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`;
 }
 
 /** The filter sysctl of a group: mode and in-mode sources, decoded from the bytes a C program gets. */
@@ -295,7 +260,7 @@ function filter(tree: SysctlTree, ifma: IfmalistEntry): { mode?: number; sources
   const sources: string[] = [];
   for (let k = 0; k < n; k++) {
     const off = 4 + k * alen;
-    sources.push(family === 'inet' ? `${bytes[off]}.${bytes[off + 1]}.${bytes[off + 2]}.${bytes[off + 3]}` : ntop6(bytes, off));
+    sources.push(family === 'inet' ? `${bytes[off]}.${bytes[off + 1]}.${bytes[off + 2]}.${bytes[off + 3]}` : in6ToString(bytes.subarray(off, off + 16)));
   }
   const trailing = (bytes.length - 4) % alen;
   const err = trailing ? `warning: ${trailing} trailing bytes from ${base}\n` : '';
