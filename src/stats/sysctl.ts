@@ -40,6 +40,8 @@ import { isKernError, kerr } from '../kern/errno.js';
 import type { Igmp, IgmpIfinfo } from '../igmp/igmp.js';
 import type { Mld, MldIfinfo } from '../mld/mld.js';
 import { IgmpStat } from './igmp_stats.js';
+import { registerProto } from './sysctl_proto.js';
+import { registerNet } from './sysctl_net.js';
 import type { Inet } from '../inet/inet.js';
 import type { InMulti } from '../inet/in_mcast.js';
 import { AF_INET as SA_INET, AF_INET6 as SA_INET6, AF_LINK as SA_LINK, sockaddrToString } from '../driver/sockaddr.js';
@@ -108,7 +110,7 @@ export interface SysctlValue {
  * interprets itself, as FreeBSD's CTLTYPE_NODE handlers do (ifdata, ifinfo).
  * `where` is the full name for error sentences.
  */
-interface TableHandler {
+export interface TableHandler {
   /** Turn a tail of name components into numbers (ENOENT for an unknown component, EINVAL for a malformed one). */
   tailToOid(parts: string[], where: string): number[];
   /** Turn a numeric tail back into name components (best effort: numbers it does not know stay numbers). */
@@ -117,14 +119,36 @@ interface TableHandler {
   write(tail: number[], value: unknown, where: string): void;
   /** The tails that currently name leaves, for list(). */
   tails(): number[][];
+  /** sysctl(8)'s format string of the leaves ("I", "IU", "A", "S,igmpstat", "Q"...). */
+  fmt: string;
+  /** One line for `sysctl -d`. */
+  descr: string;
+  /** False when write() only ever refuses (EPERM). */
+  writable?: boolean;
 }
 
-interface LeafHandler {
+export interface LeafHandler {
   read(where: string): SysctlValue;
   write?(value: unknown, where: string): void;
+  /** sysctl(8)'s format string ("I" int, "IU" unsigned, "A" string, "S,<struct>" opaque struct...). */
+  fmt: string;
+  /** One line for `sysctl -d`. */
+  descr: string;
+  /** False when write() only ever refuses (EPERM), so `sysctl -a -W` can skip it. */
+  writable?: boolean;
 }
 
-interface Node {
+/** What sysctl(8) -d/-t and the OID_FMT query tell about a leaf. */
+export interface SysctlInfo {
+  name: string;
+  oid: number[];
+  fmt: string;
+  descr: string;
+  /** False for leaves that always answer EPERM to a write. */
+  writable: boolean;
+}
+
+export interface Node {
   name: string;
   number: number;
   children?: Map<string, Node>;
@@ -144,7 +168,7 @@ interface Resolved {
 // ---------------------------------------------------------------------------
 // Small helpers.
 
-function int32Bytes(n: number): Uint8Array {
+export function int32Bytes(n: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setInt32(0, n, true);
   return out;
@@ -153,7 +177,7 @@ function int32Bytes(n: number): Uint8Array {
 const utf8 = new TextEncoder();
 
 /** A C string as the kernel copies it out: the bytes and the NUL. */
-function cstringBytes(s: string): Uint8Array {
+export function cstringBytes(s: string): Uint8Array {
   const b = utf8.encode(s);
   const out = new Uint8Array(b.length + 1);
   out.set(b);
@@ -161,7 +185,7 @@ function cstringBytes(s: string): Uint8Array {
 }
 
 /** An int written to a sysctl: a JS integer, or the 4 LE bytes a C program would pass. */
-function intValue(value: unknown, where: string): number {
+export function intValue(value: unknown, where: string): number {
   if (value instanceof Uint8Array) {
     if (value.byteLength !== 4) throw kerr('EINVAL', `sysctl ${where}: an int is 4 bytes, but ${value.byteLength} bytes were given`);
     return new DataView(value.buffer, value.byteOffset, 4).getInt32(0, true);
@@ -171,7 +195,7 @@ function intValue(value: unknown, where: string): number {
   throw kerr('EINVAL', `sysctl ${where}: ${JSON.stringify(String(value))} is not an integer`);
 }
 
-function parseIndex(part: string, where: string): number {
+export function parseIndex(part: string, where: string): number {
   if (!/^\d+$/.test(part)) throw kerr('ENOENT', `sysctl ${where}: "${part}" is not an interface index`);
   return Number(part);
 }
@@ -185,7 +209,7 @@ function optional<T>(get: () => T): T | undefined {
 }
 
 /** 1..ifcount where an interface lives. */
-function liveIndices(host: Host): number[] {
+export function liveIndices(host: Host): number[] {
   const out: number[] = [];
   for (let i = 1; i <= host.ifnets.if_index; i++) if (host.ifnets.byindex(i)) out.push(i);
   return out;
@@ -210,6 +234,8 @@ export class SysctlTree {
     if (inet) {
       this.buildMcastFilters(inet);
       this.buildRoute();
+      registerProto(this);
+      registerNet(this);
     }
   }
 
@@ -243,6 +269,15 @@ export class SysctlTree {
     const hits = out.filter((n) => n === prefix || n.startsWith(prefix + '.'));
     if (hits.length === 0 && !this.isInteriorName(prefix)) throw kerr('ENOENT', `sysctl ${prefix}: unknown oid`);
     return hits;
+  }
+
+  /** The format, description and writability of a leaf (sysctl -d, -t; the OID_FMT query). */
+  describe(name: string | number[]): SysctlInfo {
+    const r = this.resolve(name);
+    const h = r.node.table ?? r.node.leaf;
+    if (!h) throw kerr('ENOENT', `sysctl ${r.name}: is a node, not a leaf`);
+    const writable = r.node.table ? r.node.table.writable !== false : r.node.leaf!.write !== undefined && r.node.leaf!.writable !== false;
+    return { name: r.name, oid: r.oid, fmt: h.fmt, descr: h.descr, writable };
   }
 
   /** sysctlnametomib(3): the numeric OID of a name. */
@@ -319,7 +354,7 @@ export class SysctlTree {
   // Registration.
 
   /** The interior node at `path` ("name:number" or "name:auto" per level), created as needed. */
-  private node(path: string): Node {
+  node(path: string): Node {
     let node = this.root;
     for (const step of path.split('.')) {
       const [name, num] = step.split(':');
@@ -341,11 +376,11 @@ export class SysctlTree {
     parent.byNumber!.set(child.number, child);
   }
 
-  private addLeaf(parent: Node, name: string, number: number | 'auto', leaf: LeafHandler): void {
+  addLeaf(parent: Node, name: string, number: number | 'auto', leaf: LeafHandler): void {
     this.attach(parent, { name, number: number === 'auto' ? this.nextAuto++ : number, leaf });
   }
 
-  private addTable(parent: Node, name: string, number: number | 'auto', table: TableHandler): void {
+  addTable(parent: Node, name: string, number: number | 'auto', table: TableHandler): void {
     this.attach(parent, { name, number: number === 'auto' ? this.nextAuto++ : number, table });
   }
 
@@ -357,6 +392,9 @@ export class SysctlTree {
     const generic = this.node(`net:${CTL_NET}.link:${AF_LINK}.generic:${NETLINK_GENERIC}`);
     const system = this.node(`net:${CTL_NET}.link:${AF_LINK}.generic:${NETLINK_GENERIC}.system:${IFMIB_SYSTEM}`);
     this.addLeaf(system, 'ifcount', IFMIB_IFCOUNT, {
+      fmt: 'I',
+      descr: 'Number of configured interfaces',
+      writable: false,
       read: () => {
         const n = host.ifnets.if_index;
         return { value: n, bytes: int32Bytes(n) };
@@ -379,6 +417,8 @@ export class SysctlTree {
     };
 
     this.addTable(generic, 'ifdata', IFMIB_IFDATA, {
+      fmt: 'S,ifmibdata',
+      descr: 'Interface table (general: struct ifmibdata, linkspecific: struct ifmib_iso_8802_3, drivername: string)',
       tailToOid: (parts, where) => {
         if (parts.length !== 2)
           throw kerr('EINVAL', `sysctl ${where}: an ifdata name is <index>.<column> (2 components after ifdata), not ${parts.length}`);
@@ -433,6 +473,9 @@ export class SysctlTree {
   private ifinfoTable(what: string, view: (ifp: Ifnet) => { value: unknown; bytes: Uint8Array }): TableHandler {
     const host = this.host;
     return {
+      fmt: `S,${what}`,
+      descr: `Per-interface ${what === 'igmp_ifinfo' ? 'IGMPv3' : 'MLDv2'} state`,
+      writable: false,
       tailToOid: (parts, where) => {
         if (parts.length !== 1) throw kerr('EINVAL', `sysctl ${where}: an ifinfo name has 1 component (the interface index), not ${parts.length}`);
         return [parseIndex(parts[0], where)];
@@ -456,6 +499,8 @@ export class SysctlTree {
   private buildIgmp(igmp: Igmp): void {
     const node = this.node(`net:${CTL_NET}.inet:${PF_INET}.igmp:${IPPROTO_IGMP}`);
     this.addLeaf(node, 'stats', IGMPCTL_STATS, {
+      fmt: 'S,igmpstat',
+      descr: 'IGMP statistics',
       read: () => {
         const value = Object.assign(new IgmpStat(), igmp.stat);
         return { value, bytes: encodeIgmpstat(value) };
@@ -477,6 +522,8 @@ export class SysctlTree {
       return { value, bytes: encodeIgmpIfinfo(value) };
     }));
     this.addLeaf(node, 'default_version', 'auto', {
+      fmt: 'I',
+      descr: 'Default version of IGMP to run on each interface',
       read: () => {
         const v = igmp.knobs.default_version;
         return { value: v, bytes: int32Bytes(v) };
@@ -525,6 +572,9 @@ export class SysctlTree {
       return g;
     };
     return {
+      fmt: 'S,in_addr_filter',
+      descr: `Per-interface stack-wide source filters of ${family === 'inet' ? 'IPv4' : 'IPv6'} groups (mode and sources)`,
+      writable: false,
       tailToOid: (parts, where) => {
         checkLength(parts.length, where);
         const out = [parseIndex(parts[0], where)];
@@ -596,6 +646,9 @@ export class SysctlTree {
       throw kerr('EPERM', `sysctl ${where}: ${what} is read-only`);
     };
     this.addLeaf(node, 'iflist', 'auto', {
+      fmt: 'S,json',
+      descr: 'Interface addresses (what getifaddrs(3) reads), as JSON',
+      writable: false,
       read: () => {
         const out: IflistEntry[] = [];
         for (const i of liveIndices(host)) {
@@ -617,6 +670,9 @@ export class SysctlTree {
       write: readOnly('the interface address list'),
     });
     this.addLeaf(node, 'ifmalist', 'auto', {
+      fmt: 'S,json',
+      descr: 'Interface multicast memberships (what getifmaddrs(3) reads), as JSON',
+      writable: false,
       read: () => {
         const out: IfmalistEntry[] = [];
         for (const i of liveIndices(host)) {

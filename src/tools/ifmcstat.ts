@@ -13,16 +13,13 @@
  * -K (kvm) and -M/-N (core, system) belong to the WITH_KVM build, which this
  * is not: they are refused with a sentence saying so and EX_USAGE.
  */
-import type { SysctlTree, IflistEntry, IfmalistEntry, IfFamily } from '../stats/sysctl.js';
+import type { ToolResult, SysctlReader, Tool } from './tool.js';
+import type { IflistEntry, IfmalistEntry, IfFamily } from '../stats/sysctl.js';
 import { in6Parse, in6ToString } from '../inet/in6.js';
 import type { IgmpIfinfo } from '../igmp/igmp.js';
 import type { MldIfinfo } from '../mld/mld.js';
 
-export interface ToolResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
+export type { ToolResult } from './tool.js';
 
 const EX_OK = 0;
 const EX_USAGE = 64;
@@ -49,7 +46,7 @@ class Exit {
   constructor(readonly code: number) {}
 }
 
-export function ifmcstat(tree: SysctlTree, argv: string[]): ToolResult {
+export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
   let out = '';
   let err = '';
   const usage = (): never => {
@@ -174,7 +171,7 @@ export function ifmcstat(tree: SysctlTree, argv: string[]): ToolResult {
 const MODES: Record<number, string> = { 0: 'undefined', 1: 'include', 2: 'exclude' };
 
 /** if_nametoindex(3) over getifaddrs: 0 when there is no such interface. */
-function nametoindex(tree: SysctlTree, name: string): number {
+function nametoindex(tree: SysctlReader, name: string): number {
   try {
     const list = tree.get('net.route.iflist').value as IflistEntry[];
     return list.find((a) => a.family === 'link' && a.ifname === name)?.ifindex ?? 0;
@@ -201,7 +198,7 @@ function flagsText(flags: number, names: Record<number, string>): string {
   return ` flags=${(flags >>> 0).toString(16)}<${set.join(',')}>`;
 }
 
-function igmpLine(tree: SysctlTree, ifindex: number, vflag: number): string | { err: string } {
+function igmpLine(tree: SysctlReader, ifindex: number, vflag: number): string | { err: string } {
   let igi: IgmpIfinfo;
   try {
     igi = tree.get(`net.inet.igmp.ifinfo.${ifindex}`).value as IgmpIfinfo;
@@ -216,7 +213,7 @@ function igmpLine(tree: SysctlTree, ifindex: number, vflag: number): string | { 
   return s + '\n';
 }
 
-function mldLine(tree: SysctlTree, ifindex: number, vflag: number): string | { err: string } {
+function mldLine(tree: SysctlReader, ifindex: number, vflag: number): string | { err: string } {
   let mli: MldIfinfo;
   try {
     mli = tree.get(`net.inet6.mld.ifinfo.${ifindex}`).value as MldIfinfo;
@@ -243,7 +240,7 @@ function groupWords(family: 'inet' | 'inet6', text: string): number[] {
 }
 
 /** The filter sysctl of a group: mode and in-mode sources, decoded from the bytes a C program gets. */
-function filter(tree: SysctlTree, ifma: IfmalistEntry): { mode?: number; sources: string[]; err: string } {
+function filter(tree: SysctlReader, ifma: IfmalistEntry): { mode?: number; sources: string[]; err: string } {
   const family = ifma.family as 'inet' | 'inet6';
   const base = family === 'inet' ? 'net.inet.ip.mcast.filters' : 'net.inet6.ip6.mcast.filters';
   let bytes: Uint8Array;
@@ -266,3 +263,15 @@ function filter(tree: SysctlTree, ifma: IfmalistEntry): { mode?: number; sources
   const err = trailing ? `warning: ${trailing} trailing bytes from ${base}\n` : '';
   return { mode, sources, err };
 }
+
+/** ifmcstat as a Tool (for the CLI, the control socket and labs). */
+export const ifmcstatTool: Tool = {
+  name: 'ifmcstat',
+  summary: 'dump multicast group management statistics per interface (FreeBSD ifmcstat(8))',
+  run(env, argv) {
+    const r = ifmcstat(env.tree, argv);
+    if (r.stdout) env.out(r.stdout);
+    if (r.stderr) env.err(r.stderr);
+    return r.code;
+  },
+};
