@@ -106,7 +106,20 @@ export class Dot3Stats {
 export interface IfAddr {
   ifa_addr: Sockaddr;
   ifa_netmask?: Sockaddr;
+  /** The broadcast address (IPv4 on a broadcast interface). */
+  ifa_broadaddr?: Sockaddr;
   ifa_ifp: Ifnet;
+  /** Prefix length of the address (the netmask's, IPv4 and IPv6). */
+  ifa_plen?: number;
+  /**
+   * Per-address traffic, as FreeBSD's ifa_ipackets/ifa_opackets/ifa_ibytes/
+   * ifa_obytes: datagrams received for and sent from this address
+   * (netstat -i address rows). Absent counters read as 0.
+   */
+  ifa_ipackets?: number;
+  ifa_opackets?: number;
+  ifa_ibytes?: number;
+  ifa_obytes?: number;
 }
 
 /** struct ifmultiaddr: one multicast membership of an interface. */

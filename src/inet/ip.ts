@@ -6,7 +6,7 @@
  * group memberships (in_multi) that sockets and the stack join.
  */
 import { ERRNO, kerr } from '../kern/errno.js';
-import { IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, IFF_DRV_RUNNING } from '../driver/if_var.js';
+import { IFF_BROADCAST, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, IFF_DRV_RUNNING } from '../driver/if_var.js';
 import { type Ifnet, M_BCAST, M_MCAST } from '../driver/ifnet.js';
 import { AF_INET, AF_LINK } from '../driver/sockaddr.js';
 import { ETHERTYPE_IP } from '../l2/ether.js';
@@ -116,7 +116,17 @@ export class Ipv4 {
     };
     const info = this.info(ifp);
     info.addrs.push(ia);
-    ifp.if_addrhead.push({ ifa_addr: { family: AF_INET, addr }, ifa_netmask: { family: AF_INET, addr: inFromU32(mask) }, ifa_ifp: ifp });
+    ifp.if_addrhead.push({
+      ifa_addr: { family: AF_INET, addr },
+      ifa_netmask: { family: AF_INET, addr: inFromU32(mask) },
+      ifa_broadaddr: ifp.if_flags & IFF_BROADCAST ? { family: AF_INET, addr: ia.broadcast } : undefined,
+      ifa_plen: plen,
+      ifa_ifp: ifp,
+      ifa_ipackets: 0,
+      ifa_opackets: 0,
+      ifa_ibytes: 0,
+      ifa_obytes: 0,
+    });
     this.routes.push({ dst: inFromU32(net), plen, gateway: undefined, ifp, flags: ifp.if_flags & IFF_LOOPBACK ? 'UH' : 'U' });
     if (info.addrs.length === 1 && ifp.if_flags & IFF_MULTICAST) {
       info.allhosts = new SockFilter(MCAST_EXCLUDE);

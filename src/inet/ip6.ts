@@ -201,7 +201,15 @@ export class Ipv6 {
     const ia: In6Ifaddr = { addr, plen, ifp, tentative: dad, duplicate: false, solicit: undefined, dadSent: 0, dadTimer: undefined };
     const info = this.info(ifp);
     info.addrs.push(ia);
-    ifp.if_addrhead.push({ ifa_addr: { family: AF_INET6, addr, scopeId: in6IsLinkLocal(addr) ? ifp.if_index : 0 }, ifa_ifp: ifp });
+    ifp.if_addrhead.push({
+      ifa_addr: { family: AF_INET6, addr, scopeId: in6IsLinkLocal(addr) ? ifp.if_index : 0 },
+      ifa_plen: plen,
+      ifa_ifp: ifp,
+      ifa_ipackets: 0,
+      ifa_opackets: 0,
+      ifa_ibytes: 0,
+      ifa_obytes: 0,
+    });
     if (ifp.if_flags & IFF_MULTICAST && !(ifp.if_flags & IFF_LOOPBACK)) {
       // RFC 4861 §7.2.1: join the solicited-node group of every address.
       ia.solicit = new SockFilter(MCAST_EXCLUDE);

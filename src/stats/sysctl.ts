@@ -34,7 +34,7 @@
  */
 import type { Host } from '../host.js';
 import type { Ifnet } from '../driver/ifnet.js';
-import { Dot3Stats } from '../driver/ifnet.js';
+import { Dot3Stats, type IfData } from '../driver/ifnet.js';
 import { IF_DUNIT_NONE } from '../driver/if_var.js';
 import { isKernError, kerr } from '../kern/errno.js';
 import type { Igmp, IgmpIfinfo } from '../igmp/igmp.js';
@@ -655,6 +655,7 @@ export class SysctlTree {
           const ifp = host.ifnets.byindex(i)!;
           for (const ifa of ifp.if_addrhead) {
             const sa = ifa.ifa_addr;
+            const link = sa.family === SA_LINK;
             out.push({
               ifindex: i,
               ifname: ifp.if_xname,
@@ -662,6 +663,15 @@ export class SysctlTree {
               // An AF_LINK address without a hardware address reads as the interface's name, as getnameinfo(3) gives it.
               addr: sockaddrToString(sa),
               scopeid: sa.family === SA_INET6 ? sa.scopeId : 0,
+              flags: (ifp.if_flags | ifp.if_drv_flags) >>> 0,
+              mtu: ifp.if_mtu,
+              metric: ifp.if_metric,
+              prefixlen: link ? null : (ifa.ifa_plen ?? null),
+              netmask: ifa.ifa_netmask ? sockaddrToString(ifa.ifa_netmask) : null,
+              broadaddr: ifa.ifa_broadaddr ? sockaddrToString(ifa.ifa_broadaddr) : null,
+              data: link
+                ? ifp.snapshot()
+                : { ipackets: ifa.ifa_ipackets ?? 0, opackets: ifa.ifa_opackets ?? 0, ibytes: ifa.ifa_ibytes ?? 0, obytes: ifa.ifa_obytes ?? 0 },
             });
           }
         }
@@ -710,6 +720,30 @@ export interface IflistEntry {
   addr: string;
   /** sin6_scope_id (the ifindex for link-local addresses); 0 otherwise. */
   scopeid: number;
+  /** ifa_flags: the interface's if_flags | if_drv_flags. */
+  flags: number;
+  mtu: number;
+  metric: number;
+  /** The address's prefix length (null for the link entry). */
+  prefixlen: number | null;
+  /** The netmask as text (IPv4 only), else null. */
+  netmask: string | null;
+  /** The broadcast address (IPv4 on a broadcast interface), else null. */
+  broadaddr: string | null;
+  /**
+   * ifa_data: the interface's whole if_data for the link entry; for an
+   * address, its own packet and byte counters (what netstat -i shows on
+   * address rows).
+   */
+  data: IfData | IfaData;
+}
+
+/** The per-address counters FreeBSD keeps in struct ifaddr. */
+export interface IfaData {
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
 }
 
 /** One multicast membership, in kernel order: interfaces by index, each newest first. */
