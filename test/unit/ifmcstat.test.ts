@@ -296,11 +296,13 @@ describe('sysctl: the filter and membership-list leaves', () => {
     const { tree } = sample();
     const ifl = tree.get('net.route.iflist');
     const list = ifl.value as IflistEntry[];
-    expect(list.filter((a) => a.ifname === 'em0')).toEqual([
-      { ifindex: 2, ifname: 'em0', family: 'link', addr: '58:9c:fc:10:ab:cd', scopeid: 0 },
-      { ifindex: 2, ifname: 'em0', family: 'inet6', addr: 'fe80::5a9c:fcff:fe10:abcd', scopeid: 2 },
-      { ifindex: 2, ifname: 'em0', family: 'inet', addr: '192.0.2.10', scopeid: 0 },
+    expect(list.filter((a) => a.ifname === 'em0')).toMatchObject([
+      { ifindex: 2, ifname: 'em0', family: 'link', addr: '58:9c:fc:10:ab:cd', scopeid: 0, prefixlen: null, mtu: 1500, flags: 0x8843 },
+      { ifindex: 2, ifname: 'em0', family: 'inet6', addr: 'fe80::5a9c:fcff:fe10:abcd', scopeid: 2, prefixlen: 64, netmask: null },
+      { ifindex: 2, ifname: 'em0', family: 'inet', addr: '192.0.2.10', scopeid: 0, prefixlen: 24, netmask: '255.255.255.0', broadaddr: '192.0.2.255' },
     ]);
+    expect((list[1 + list.findIndex((a) => a.ifname === 'em0')].data as { ipackets: number }).ipackets).toBe(0);
+    expect(list.find((a) => a.ifname === 'em0')!.data).toMatchObject({ ifi_mtu: 1500, ifi_datalen: 152 });
     expect(list[0]).toMatchObject({ ifindex: 1, ifname: 'lo0', family: 'link' });
     expect(JSON.parse(new TextDecoder().decode(ifl.bytes))).toEqual(list);
     const ma = tree.get('net.route.ifmalist').value as IfmalistEntry[];
