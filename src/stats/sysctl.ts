@@ -35,7 +35,7 @@
 import type { Host } from '../host.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { Dot3Stats, type IfData } from '../driver/ifnet.js';
-import { IF_DUNIT_NONE } from '../driver/if_var.js';
+import { IF_DUNIT_NONE, IFF_LOOPBACK, IFF_MULTICAST } from '../driver/if_var.js';
 import { isKernError, kerr } from '../kern/errno.js';
 import type { Igmp, IgmpIfinfo } from '../igmp/igmp.js';
 import type { Mld, MldIfinfo } from '../mld/mld.js';
@@ -121,6 +121,8 @@ export interface TableHandler {
   tails(): number[][];
   /** sysctl(8)'s format string of the leaves ("I", "IU", "A", "S,igmpstat", "Q"...). */
   fmt: string;
+  /** The format of one leaf when the columns differ (ifdata: general, linkspecific, drivername); `fmt` otherwise. */
+  fmtOf?(tail: number[]): string;
   /** One line for `sysctl -d`. */
   descr: string;
   /** False when write() only ever refuses (EPERM). */
@@ -233,7 +235,7 @@ export class SysctlTree {
     // keeps only the ifmib branch, as test/unit/sysctl.test.ts expects.
     if (inet) {
       this.buildMcastFilters(inet);
-      this.buildRoute();
+      this.buildRoute(inet);
       registerProto(this);
       registerNet(this);
     }
@@ -277,7 +279,7 @@ export class SysctlTree {
     const h = r.node.table ?? r.node.leaf;
     if (!h) throw kerr('ENOENT', `sysctl ${r.name}: is a node, not a leaf`);
     const writable = r.node.table ? r.node.table.writable !== false : r.node.leaf!.write !== undefined && r.node.leaf!.writable !== false;
-    return { name: r.name, oid: r.oid, fmt: h.fmt, descr: h.descr, writable };
+    return { name: r.name, oid: r.oid, fmt: r.node.table?.fmtOf?.(r.tail) ?? h.fmt, descr: h.descr, writable };
   }
 
   /** sysctlnametomib(3): the numeric OID of a name. */
@@ -418,6 +420,7 @@ export class SysctlTree {
 
     this.addTable(generic, 'ifdata', IFMIB_IFDATA, {
       fmt: 'S,ifmibdata',
+      fmtOf: (tail) => (tail[1] === IFDATA_DRIVERNAME ? 'A' : tail[1] === IFDATA_LINKSPECIFIC ? 'S,ifmib_iso_8802_3' : 'S,ifmibdata'),
       descr: 'Interface table (general: struct ifmibdata, linkspecific: struct ifmib_iso_8802_3, drivername: string)',
       tailToOid: (parts, where) => {
         if (parts.length !== 2)
@@ -638,7 +641,7 @@ export class SysctlTree {
   // messages, if_msghdr/ifa_msghdr/ifma_msghdr, which taplab does not
   // model): their bytes are the UTF-8 JSON encoding of the typed value.
 
-  private buildRoute(): void {
+  private buildRoute(inet: Inet): void {
     const host = this.host;
     const node = this.node(`net:${CTL_NET}.route:${PF_ROUTE}`);
     const json = (value: unknown): SysctlValue => ({ value, bytes: utf8.encode(JSON.stringify(value)) });
@@ -664,8 +667,11 @@ export class SysctlTree {
               addr: sockaddrToString(sa),
               scopeid: sa.family === SA_INET6 ? sa.scopeId : 0,
               flags: (ifp.if_flags | ifp.if_drv_flags) >>> 0,
+              capenable: ifp.if_capenable >>> 0,
               mtu: ifp.if_mtu,
               metric: ifp.if_metric,
+              addrflags: sa.family === SA_INET6 ? in6AddrFlags(inet, ifp, sa.addr) : 0,
+              nd6flags: link ? nd6Flags(ifp) : null,
               prefixlen: link ? null : (ifa.ifa_plen ?? null),
               netmask: ifa.ifa_netmask ? sockaddrToString(ifa.ifa_netmask) : null,
               broadaddr: ifa.ifa_broadaddr ? sockaddrToString(ifa.ifa_broadaddr) : null,
@@ -722,8 +728,20 @@ export interface IflistEntry {
   scopeid: number;
   /** ifa_flags: the interface's if_flags | if_drv_flags. */
   flags: number;
+  /** The interface's enabled capabilities (if_capenable, IFCAP_*), what SIOCGIFCAP gives as ifr_curcap. */
+  capenable: number;
   mtu: number;
   metric: number;
+  /** IPv6 address flags (ia6_flags: IN6_IFF_TENTATIVE 0x2, IN6_IFF_DUPLICATED 0x4); 0 for other families. */
+  addrflags: number;
+  /**
+   * The link entry only (null elsewhere): the interface's ND6 flags
+   * (nd_ifinfo.flags, what SIOCGIFINFO_IN6 gives; ND6_IFF_*). taplab does no
+   * Neighbor Unreachability Detection, so ND6_IFF_PERFORMNUD is never set;
+   * ND6_IFF_AUTO_LINKLOCAL (0x20) is set where in6_ifattach configures a
+   * link-local address by itself (multicast interfaces other than loopback).
+   */
+  nd6flags: number | null;
   /** The address's prefix length (null for the link entry). */
   prefixlen: number | null;
   /** The netmask as text (IPv4 only), else null. */
@@ -757,6 +775,20 @@ export interface IfmalistEntry {
   lladdr: string | null;
   /** The group sockaddr's sin6_scope_id (the ifindex for interface- and link-local groups); 0 otherwise. */
   scopeid: number;
+}
+
+/** IN6_IFF_* of an interface address (in6_var.h). */
+const IN6_IFF_TENTATIVE = 0x02;
+const IN6_IFF_DUPLICATED = 0x04;
+const ND6_IFF_AUTO_LINKLOCAL = 0x20;
+
+function in6AddrFlags(inet: Inet, ifp: Ifnet, addr: Uint8Array): number {
+  const ia = inet.v6.addresses(ifp).find((a) => compareBytes(a.addr, addr) === 0);
+  return ia ? (ia.tentative ? IN6_IFF_TENTATIVE : 0) | (ia.duplicate ? IN6_IFF_DUPLICATED : 0) : 0;
+}
+
+function nd6Flags(ifp: Ifnet): number {
+  return ifp.if_flags & IFF_MULTICAST && !(ifp.if_flags & IFF_LOOPBACK) ? ND6_IFF_AUTO_LINKLOCAL : 0;
 }
 
 function familyName(af: number): IfFamily {
