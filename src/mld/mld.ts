@@ -122,6 +122,13 @@ export class Mld {
     this.ifinfo(ifp).setMaxGeneration(gen);
   }
 
+  /** net.inet6.mld.default_version (taplab): applies to interfaces without a forced version. */
+  setDefaultVersion(version: number): void {
+    if (version !== 1 && version !== 2) throw kerr('EINVAL', `net.inet6.mld.default_version must be 1 or 2, not ${version}`);
+    this.knobs.default_version = version;
+    for (const ifp of this.host.interfaces()) if (!this.forced.has(ifp) && this.ifs.peek(ifp)) this.ifinfo(ifp).setMaxGeneration((version + 1) as Generation);
+  }
+
   ifinfoView(ifp: Ifnet): MldIfinfo {
     const hi = this.ifinfo(ifp);
     return {

@@ -74,7 +74,7 @@ export class UdpStat {
   udps_filtermcast = 0; // blocked by multicast filter
 }
 
-/** struct ip6stat (the fields taplab counts; the rest stay 0 as on a non-router). */
+/** struct ip6stat, every field in FreeBSD's order (taplab counts some; the rest stay 0 as on a non-router). */
 export class Ip6Stat {
   ip6s_total = 0;
   ip6s_tooshort = 0;
@@ -108,6 +108,14 @@ export class Ip6Stat {
   ip6s_exthdrtoolong = 0;
   ip6s_nogif = 0;
   ip6s_toomanyhdr = 0;
+  // Source address selection (IP6S_SCOPECNT = IP6S_RULESMAX = 16).
+  ip6s_sources_none = 0;
+  ip6s_sources_sameif: number[] = new Array(16).fill(0);
+  ip6s_sources_otherif: number[] = new Array(16).fill(0);
+  ip6s_sources_samescope: number[] = new Array(16).fill(0);
+  ip6s_sources_otherscope: number[] = new Array(16).fill(0);
+  ip6s_sources_deprecated: number[] = new Array(16).fill(0);
+  ip6s_sources_rule: number[] = new Array(16).fill(0);
 }
 
 /** struct icmp6errstat: the histogram of errors to be generated. */
@@ -141,7 +149,7 @@ export class Icmp6Stat {
   icp6s_reflect = 0;
   icp6s_inhist: number[] = new Array(256).fill(0);
   icp6s_nd_toomanyopt = 0;
-  icp6s_odst_unreach_noroute = 0;
+  /** icp6s_odst_unreach_noroute and the other icp6s_o* names are FreeBSD macros for these fields. */
   readonly icp6s_outerrhist = new Icmp6ErrStat();
   icp6s_pmtuchg = 0;
   icp6s_nd_badopt = 0;
@@ -150,6 +158,12 @@ export class Icmp6Stat {
   icp6s_badrs = 0;
   icp6s_badra = 0;
   icp6s_badredirect = 0;
+  icp6s_overflowdefrtr = 0;
+  icp6s_overflowprfx = 0;
+  icp6s_overflownndp = 0;
+  icp6s_overflowredirect = 0;
+  icp6s_invlhlim = 0;
+  icp6s_spare: number[] = new Array(32).fill(0);
 }
 
 /** struct in6_ifstat: per-interface IPv6 counters (`netstat -s -I if -p ip6`). */

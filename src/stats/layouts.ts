@@ -482,3 +482,55 @@ export function decodeMldIfinfo(bytes: Uint8Array): MldIfinfo | LayoutError {
     mli_uri: dv.getUint32(o.mli_uri, true),
   };
 }
+
+// ---------------------------------------------------------------------------
+// Counter structures (struct ipstat, icmpstat, udpstat, ip6stat, icmp6stat,
+// in6_ifstat, icmp6_ifstat). On FreeBSD these are all 64-bit counters
+// (uint64_t, or u_long on LP64 for icmpstat), laid out in declaration
+// order with no padding; the classes in inet_stats.ts declare their fields
+// in that order, arrays and nested structures in place. So one walk over a
+// counters object gives the layout.
+
+type Counters = { [k: string]: number | number[] | Counters };
+
+function walkCounters(obj: object, visit: (get: () => number, set: (n: number) => void) => void): void {
+  const o = obj as Counters;
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (typeof v === 'number') visit(() => o[key] as number, (n) => void (o[key] = n));
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) visit(() => v[i], (n) => void (v[i] = n));
+    else if (v && typeof v === 'object') walkCounters(v, visit);
+  }
+}
+
+/** The size in bytes of a counters structure: 8 per counter. */
+export function countersSize(obj: object): number {
+  let n = 0;
+  walkCounters(obj, () => n++);
+  return n * 8;
+}
+
+/** A counters structure as a little-endian array of uint64. */
+export function encodeCounters(obj: object): Uint8Array {
+  const out = new Uint8Array(countersSize(obj));
+  const dv = new DataView(out.buffer);
+  let off = 0;
+  walkCounters(obj, (get) => {
+    dv.setBigUint64(off, BigInt(Math.max(0, Math.trunc(get()))), true);
+    off += 8;
+  });
+  return out;
+}
+
+/** Fill `into` (a fresh counters object, which gives the shape) from bytes; a LayoutError if the length differs. */
+export function decodeCounters<T extends object>(into: T, bytes: Uint8Array, what: string): T | LayoutError {
+  const size = countersSize(into);
+  if (bytes.byteLength !== size) return { error: `struct ${what} is ${size} bytes, not ${bytes.byteLength}` };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 0;
+  walkCounters(into, (_get, set) => {
+    set(Number(dv.getBigUint64(off, true)));
+    off += 8;
+  });
+  return into;
+}
