@@ -24,6 +24,7 @@ import {
   SIOCSIFMTU,
 } from './if_var.js';
 import { IfQueue } from './ifq.js';
+import { bpf_mtap_slots } from './bpf.js';
 import { type Ifnet, type IfReq, type Vnet, if_alloc, if_initname, if_link_state_change, if_detach, ioctlName } from './ifnet.js';
 import { AF_LINK, parseMac } from './sockaddr.js';
 import { ETHER_BROADCAST, ETHER_HDR_LEN, ETHERMTU, ETHER_VLAN_ENCAP_LEN, type EtherCom, ether_ifattach } from '../l2/ether.js';
@@ -226,6 +227,8 @@ function drain(ifp: Ifnet): void {
       d.ifi_obytes += lens[s];
       if (buf[s * slot] & 1) d.ifi_omcasts++;
     }
+    // Taps see what the device took (BPF_MTAP in if_start), before the slots are reused.
+    if (ifp.if_bpf !== undefined) bpf_mtap_slots(ifp, buf, slot, first, lens, accepted, 'out');
     q.dequeue(accepted);
     if (accepted < n) {
       ifp.if_drv_flags |= IFF_DRV_OACTIVE;

@@ -22,6 +22,7 @@ import {
   SIOCSIFMTU,
 } from './if_var.js';
 import { IfQueue } from './ifq.js';
+import { bpf_mtap2 } from './bpf.js';
 import { type Ifnet, type IfReq, type Vnet, if_alloc, if_attach, if_initname, ioctlName, M_MCAST } from './ifnet.js';
 import { AF_INET, AF_INET6, type Sockaddr } from './sockaddr.js';
 
@@ -30,6 +31,9 @@ export const LOMTU = 16384;
 const LOHDR = 3;
 const ETHERTYPE_IP = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
+/** DLT_NULL link headers for taps: the address family as a 32-bit word in host (little-endian) order. */
+const DLT_NULL_INET = Uint8Array.of(AF_INET, 0, 0, 0);
+const DLT_NULL_INET6 = Uint8Array.of(AF_INET6, 0, 0, 0);
 
 export function loop_create(vnet: Vnet): Ifnet {
   const ifp = if_alloc(IFT_LOOP);
@@ -109,9 +113,12 @@ function loinput(ifp: Ifnet, buf: Uint8Array, off: number, len: number): void {
     d.ifi_ierrors++;
     return;
   }
+  const type = (buf[off] << 8) | buf[off + 1];
+  // Taps see the datagram as FreeBSD's if_simloop gives it to bpf: DLT_NULL, inbound.
+  if (ifp.if_bpf !== undefined && (type === ETHERTYPE_IP || type === ETHERTYPE_IPV6))
+    bpf_mtap2(ifp, type === ETHERTYPE_IP ? DLT_NULL_INET : DLT_NULL_INET6, buf, off + LOHDR, len - LOHDR, 'in');
   d.ifi_ipackets++;
   d.ifi_ibytes += len - LOHDR;
-  const type = (buf[off] << 8) | buf[off + 1];
   const handler = ifp.if_vnet?.ethertypes.get(type);
   if (!handler) {
     d.ifi_noproto++;

@@ -11,6 +11,7 @@
 import { kerr, KernError, ERRNO } from '../kern/errno.js';
 import type { Scheduler } from '../kern/clock.js';
 import type { Netisr } from '../kern/netisr.js';
+import type { BpfIf } from './bpf.js';
 import {
   IFF_ALLMULTI,
   IFF_CANTCHANGE,
@@ -209,6 +210,8 @@ export class Ifnet {
   if_lasterror: KernError | undefined;
   /** Per-address-family state (if_afdata[AF_INET], if_afdata[AF_INET6]), owned by the protocols. */
   readonly if_afdata: Record<number, unknown> = {};
+  /** Capture taps (struct bpf_if, see bpf.ts); undefined while nobody listens, so drivers test one field. */
+  if_bpf: BpfIf | undefined = undefined;
 
   // Function members (ifnet(9)).
   if_input: (ifp: Ifnet, buf: Uint8Array, off: number, len: number) => void = () => {};

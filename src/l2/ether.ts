@@ -18,6 +18,7 @@ import {
 import { Dot3Stats, type Ifnet, M_BCAST, M_MCAST, M_PROMISC, if_attach, type Vnet } from '../driver/ifnet.js';
 import { AF_INET, AF_INET6, AF_LINK, type Sockaddr, type SockaddrDl, macToString } from '../driver/sockaddr.js';
 import { isBroadcast, RxFilter } from './filter.js';
+import { bpf_mtap } from '../driver/bpf.js';
 
 export const ETHER_ADDR_LEN = 6;
 export const ETHER_TYPE_LEN = 2;
@@ -145,6 +146,8 @@ export function ether_ifattach(vnet: Vnet, ifp: Ifnet, mac: Uint8Array): void {
  * handed to the protocol registered for their EtherType.
  */
 export function ether_input(ifp: Ifnet, buf: Uint8Array, off: number, len: number): void {
+  // Taps see every frame that arrived, before the receive filter and before any drop.
+  if (ifp.if_bpf !== undefined) bpf_mtap(ifp, buf, off, len, 'in');
   const d = ifp.if_data;
   if (len < ETHER_HDR_LEN) {
     d.ifi_ierrors++;
@@ -176,7 +179,7 @@ export function ether_input(ifp: Ifnet, buf: Uint8Array, off: number, len: numbe
       }
   }
   if (!(ifp.if_flags & IFF_UP)) return;
-  // Frames seen only because of promiscuous mode go to taps (bpf), not to protocols.
+  // Frames seen only because of promiscuous mode went to the taps (bpf, above), not to protocols.
   if (mflags === M_PROMISC) return;
   const type = (buf[off + 12] << 8) | buf[off + 13];
   const handler = ifp.if_vnet?.ethertypes.get(type);
