@@ -42,6 +42,7 @@ import type { Mld, MldIfinfo } from '../mld/mld.js';
 import { IgmpStat } from './igmp_stats.js';
 import { registerProto } from './sysctl_proto.js';
 import { registerNet } from './sysctl_net.js';
+import { registerKvm } from './sysctl_kvm.js';
 import type { Inet } from '../inet/inet.js';
 import type { InMulti } from '../inet/in_mcast.js';
 import { AF_INET as SA_INET, AF_INET6 as SA_INET6, AF_LINK as SA_LINK, sockaddrToString } from '../driver/sockaddr.js';
@@ -238,6 +239,7 @@ export class SysctlTree {
       this.buildRoute(inet);
       registerProto(this);
       registerNet(this);
+      registerKvm(this);
     }
   }
 

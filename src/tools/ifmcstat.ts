@@ -16,6 +16,8 @@
 import type { ToolResult, SysctlReader, Tool } from './tool.js';
 import type { IflistEntry, IfmalistEntry, IfFamily } from '../stats/sysctl.js';
 import { in6Parse, in6ToString } from '../inet/in6.js';
+import type { KvmIfnet } from '../stats/sysctl_kvm.js';
+import { readSnapshot } from '../stats/snapshot.js';
 import type { IgmpIfinfo } from '../igmp/igmp.js';
 import type { MldIfinfo } from '../mld/mld.js';
 
@@ -26,7 +28,7 @@ const EX_USAGE = 64;
 const EX_NOHOST = 68;
 const EX_OSERR = 71;
 
-const USAGE = 'usage: ifmcstat [-i interface] [-f address family] [-v]\n';
+const USAGE = 'usage: ifmcstat [-i interface] [-f address family] [-v] [-K] [-M core] [-N system]\n';
 
 const STRERROR: Record<string, string> = {
   EPERM: 'Operation not permitted',
@@ -46,7 +48,12 @@ class Exit {
   constructor(readonly code: number) {}
 }
 
-export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
+export interface IfmcstatOptions {
+  /** Open a snapshot for -M (the CLI passes readSnapshot); absent → -M is refused. */
+  openCore?: (path: string) => SysctlReader;
+}
+
+export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptions = {}): ToolResult {
   let out = '';
   let err = '';
   const usage = (): never => {
@@ -57,7 +64,14 @@ export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
     // ---- getopt("i:f:vM:N:"), plus K so it can be refused by name.
     let ifindex = 0;
     let af: IfFamily | undefined;
+    if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+      out += USAGE + HELP;
+      return { stdout: out, stderr: err, code: EX_OK };
+    }
     let vflag = 0;
+    let kflag = false;
+    let core: string | undefined;
+    let ifname: string | undefined;
     let i = 0;
     for (; i < argv.length; i++) {
       const arg = argv[i];
@@ -73,8 +87,8 @@ export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
           continue;
         }
         if (c === 'K') {
-          err += 'ifmcstat: -K is not supported in this build: there is no kvm(3) backend, ifmcstat reads only the sysctl tree\n';
-          throw new Exit(EX_USAGE);
+          kflag = true;
+          continue;
         }
         if (c === 'i' || c === 'f' || c === 'M' || c === 'N') {
           let optarg: string;
@@ -84,20 +98,16 @@ export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
             err += `ifmcstat: option requires an argument -- ${c}\n`;
             return usage();
           }
-          if (c === 'i') {
-            ifindex = nametoindex(tree, optarg);
-            if (ifindex === 0) {
-              err += `${optarg}: unknown interface\n`;
-              throw new Exit(EX_NOHOST);
-            }
-          } else if (c === 'f') {
+          if (c === 'i') ifname = optarg;
+          else if (c === 'f') {
             if (optarg === 'inet' || optarg === 'inet6' || optarg === 'link') af = optarg;
             else {
               err += `${optarg}: unknown address family\n`;
               throw new Exit(EX_USAGE);
             }
-          } else {
-            err += `ifmcstat: -${c} is not supported in this build: reading a kernel ${c === 'M' ? 'core' : 'image'} needs the kvm(3) backend, ifmcstat reads only the sysctl tree\n`;
+          } else if (c === 'M') core = optarg;
+          else {
+            err += `ifmcstat: -N ${optarg}: taplab has no kernel name list; -M FILE reads a host snapshot, which needs none\n`;
             throw new Exit(EX_USAGE);
           }
           break;
@@ -108,6 +118,31 @@ export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
     }
     if (i < argv.length) usage();
     if (af === 'link' && vflag) usage();
+
+    // ---- -M: read a snapshot instead of the live tree (the core file of kvm_openfiles).
+    if (core !== undefined) {
+      if (!opts.openCore) {
+        err += `ifmcstat: -M ${core}: snapshots cannot be opened here\n`;
+        throw new Exit(EX_USAGE);
+      }
+      try {
+        tree = opts.openCore(core);
+      } catch (e) {
+        err += `ifmcstat: kvm_openfiles: ${messageOf(e)}\n`;
+        throw new Exit(EX_OSERR);
+      }
+    }
+    if (ifname !== undefined) {
+      ifindex = nametoindex(tree, ifname);
+      if (ifindex === 0) {
+        err += `${ifname}: unknown interface\n`;
+        throw new Exit(EX_NOHOST);
+      }
+    }
+    if (kflag) {
+      out += kvmDump(tree, ifindex, af, vflag);
+      return { stdout: out, stderr: err, code: EX_OK };
+    }
 
     // ---- getifaddrs / getifmaddrs
     let ifaddrs: IflistEntry[];
@@ -164,11 +199,80 @@ export function ifmcstat(tree: SysctlReader, argv: string[]): ToolResult {
     return { stdout: out, stderr: err, code: EX_OK };
   } catch (e) {
     if (e instanceof Exit) return { stdout: out, stderr: err, code: e.code };
+    if (e instanceof KvmError) return { stdout: out, stderr: err + e.message, code: EX_OSERR };
     throw e;
   }
 }
 
 const MODES: Record<number, string> = { 0: 'undefined', 1: 'include', 2: 'exclude' };
+
+const HELP = `
+Dump the multicast group memberships of a taplab host, per interface
+(FreeBSD ifmcstat(8)); it reads only the host's sysctl tree.
+
+  -i interface   only this interface
+  -f family      only inet, inet6 or link memberships (link needs no -v)
+  -v             also show sources, link-layer memberships and IGMP/MLD
+                 details; -vv adds the protocol timers
+  -K             the direct walk (kvm) form: every interface, reference
+                 counts, group states and, with -vv, t1 filter counters
+  -M file        read a snapshot written by 'taplab -j HOST snapshot FILE'
+  -N system      refused: taplab has no kernel name list
+`;
+
+/**
+ * Group states with the corrected 10-entry table of freebsd-formats.md
+ * §5.2 (FreeBSD's own table omits "reporting" and shifts every later
+ * name by one; taplab prints the state the group is really in).
+ */
+const STATES = ['not-member', 'silent', 'reporting', 'idle', 'lazy', 'sleeping', 'awakening', 'query-pending', 'sg-query-pending', 'leaving'];
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message.replace(/^[A-Z0-9]+: /, '') : String(e);
+}
+
+/** -K: the kvm walk of §1.9 over debug.taplab.kvm. */
+function kvmDump(tree: SysctlReader, ifindex: number, af: string | undefined, vflag: number): string {
+  let list: KvmIfnet[];
+  try {
+    list = tree.get('debug.taplab.kvm').value as KvmIfnet[];
+  } catch (e) {
+    throw new KvmError(`ifmcstat: kvm_read: debug.taplab.kvm: ${strerror(e)}\n`);
+  }
+  let out = '';
+  for (const ifp of list) {
+    if (ifindex && ifp.ifindex !== ifindex) continue;
+    out += `${ifp.name}:\n`;
+    for (const fam of ['inet', 'inet6'] as const) {
+      if (af && af !== fam) continue;
+      const addrs = ifp.addrs.filter((a) => a.family === fam);
+      for (const a of addrs) {
+        out += `\t${fam} ${addrText(a.addr, a.scopeid, ifp.name)}\n`;
+        const line = fam === 'inet' ? igmpLine(tree, ifp.ifindex, vflag) : mldLine(tree, ifp.ifindex, vflag);
+        if (typeof line === 'string') out += line;
+      }
+      if (addrs.length === 0) continue;
+      for (const g of ifp.groups) {
+        if (g.family !== fam) continue;
+        out += `\t\tgroup ${addrText(g.group, g.scopeid, ifp.name)} refcnt ${g.refcnt}`;
+        if (fam === 'inet') {
+          out += ` state ${g.state !== undefined ? (STATES[g.state] ?? `(${g.state})`) : '(none)'}`;
+          out += ` mode ${g.mode !== undefined ? (MODES[g.mode] ?? `(${g.mode})`) : '(none)'}`;
+          if (vflag >= 2 && g.t1) out += ` asm ${g.t1.asm} ex ${g.t1.ex} in ${g.t1.in} rec ${g.t1.rec}`;
+        }
+        out += '\n';
+        if (g.lladdr) out += `\t\t\tmcast-macaddr ${g.lladdr} refcnt ${g.llrefcnt ?? 0}\n`;
+      }
+    }
+    if (vflag && ifp.lladdr && (!af || af === 'link')) {
+      out += `\tlink ${ifp.lladdr}\n`;
+      for (const g of ifp.groups) if (g.family === 'link') out += `\t\tgroup ${g.group} refcnt ${g.refcnt}\n`;
+    }
+  }
+  return out;
+}
+
+class KvmError extends Error {}
 
 /** if_nametoindex(3) over getifaddrs: 0 when there is no such interface. */
 function nametoindex(tree: SysctlReader, name: string): number {
@@ -269,7 +373,7 @@ export const ifmcstatTool: Tool = {
   name: 'ifmcstat',
   summary: 'dump multicast group management statistics per interface (FreeBSD ifmcstat(8))',
   run(env, argv) {
-    const r = ifmcstat(env.tree, argv);
+    const r = ifmcstat(env.tree, argv, { openCore: readSnapshot });
     if (r.stdout) env.out(r.stdout);
     if (r.stderr) env.err(r.stderr);
     return r.code;

@@ -3,7 +3,11 @@ import { vlab } from '../helpers/vlab.js';
 import { KernError } from '../../src/kern/errno.js';
 import { IPPROTO_IP, IP_ADD_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP } from '../../src/inet/socket.js';
 import { SysctlTree, type IflistEntry, type IfmalistEntry } from '../../src/stats/sysctl.js';
-import { ifmcstat } from '../../src/tools/ifmcstat.js';
+import { ifmcstat, ifmcstatTool } from '../../src/tools/ifmcstat.js';
+import { readSnapshot, writeSnapshot } from '../../src/stats/snapshot.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function code(fn: () => unknown): string {
   try {
@@ -200,7 +204,7 @@ describe('ifmcstat: filters and options', () => {
 
   it('-f link with -v is a usage error', () => {
     const { tree } = sample();
-    const usage = 'usage: ifmcstat [-i interface] [-f address family] [-v]\n';
+    const usage = 'usage: ifmcstat [-i interface] [-f address family] [-v] [-K] [-M core] [-N system]\n';
     expect(ifmcstat(tree, ['-f', 'link', '-v'])).toEqual({ stdout: '', stderr: usage, code: 64 });
     expect(ifmcstat(tree, ['-v', '-f', 'link'])).toEqual({ stdout: '', stderr: usage, code: 64 });
   });
@@ -217,19 +221,99 @@ describe('ifmcstat: filters and options', () => {
 
   it('bad options and missing arguments print getopt messages and the usage', () => {
     const { tree } = sample();
-    const usage = 'usage: ifmcstat [-i interface] [-f address family] [-v]\n';
+    const usage = 'usage: ifmcstat [-i interface] [-f address family] [-v] [-K] [-M core] [-N system]\n';
     expect(ifmcstat(tree, ['-x'])).toEqual({ stdout: '', stderr: `ifmcstat: illegal option -- x\n${usage}`, code: 64 });
     expect(ifmcstat(tree, ['-i'])).toEqual({ stdout: '', stderr: `ifmcstat: option requires an argument -- i\n${usage}`, code: 64 });
   });
 
-  it('-K, -M and -N are refused: no kvm backend in this build', () => {
+  it('-K: the direct walk of §1.9 with refcounts, corrected state names and (-vv) t1 counters', () => {
     const { tree } = sample();
-    for (const argv of [['-K'], ['-M', '/var/crash/vmcore.0'], ['-N', '/boot/kernel/kernel']]) {
-      const r = ifmcstat(tree, argv);
-      expect(r.code).toBe(64);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/not supported in this build/);
+    const r = ifmcstat(tree, ['-K', '-vv', '-i', 'em0']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        'em0:',
+        '\tinet 192.0.2.10',
+        '\tigmpv3 rv 2 qi 125 qri 10 uri 1 v1timer 0 v2timer 0 v3timer 0',
+        '\t\tgroup 239.1.2.3 refcnt 1 state reporting mode exclude asm 1 ex 1 in 0 rec 0',
+        '\t\t\tmcast-macaddr 01:00:5e:01:02:03 refcnt 1',
+        '\t\tgroup 232.1.1.1 refcnt 1 state reporting mode include asm 0 ex 0 in 1 rec 1',
+        '\t\t\tmcast-macaddr 01:00:5e:01:01:01 refcnt 1',
+        '\t\tgroup 224.0.0.1 refcnt 1 state silent mode exclude asm 1 ex 1 in 0 rec 0',
+        '\t\t\tmcast-macaddr 01:00:5e:00:00:01 refcnt 1',
+        '\tinet6 fe80::5a9c:fcff:fe10:abcd%em0 scopeid 0x2',
+        '\tmldv2 flags=2<USEALLOW> rv 2 qi 125 qri 10 uri 1 v1timer 0 v2timer 0',
+        '\t\tgroup ff02::1:ff10:abcd%em0 scopeid 0x2 refcnt 1',
+        '\t\t\tmcast-macaddr 33:33:ff:10:ab:cd refcnt 1',
+        '\t\tgroup ff02::1%em0 scopeid 0x2 refcnt 1',
+        '\t\t\tmcast-macaddr 33:33:00:00:00:01 refcnt 2',
+        '\t\tgroup ff01::1%em0 scopeid 0x2 refcnt 1',
+        '\t\t\tmcast-macaddr 33:33:00:00:00:01 refcnt 2',
+        '\tlink 58:9c:fc:10:ab:cd',
+        '\t\tgroup 01:00:5e:01:02:03 refcnt 1',
+        '\t\tgroup 01:00:5e:01:01:01 refcnt 1',
+        '\t\tgroup 01:00:5e:00:00:01 refcnt 1',
+        '\t\tgroup 33:33:ff:10:ab:cd refcnt 1',
+        '\t\tgroup 33:33:00:00:00:01 refcnt 2',
+        '',
+      ].join('\n'),
+    );
+    // -K lists every interface, even without -i; a second socket on a group raises its refcnt.
+    const all = ifmcstat(tree, ['-K']).stdout;
+    expect(all).toMatch(/^lo0:\n\tinet 127\.0\.0\.1\n/);
+    expect(all).not.toMatch(/\tlink /);
+  });
+
+  it('-K counts a second listener and shows a leaving group', () => {
+    const { L, h, tree, so } = sample();
+    const so2 = h.inet.socket();
+    so2.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.1.2.3' });
+    expect(ifmcstat(tree, ['-K', '-i', 'em0', '-f', 'inet']).stdout).toMatch(/group 239\.1\.2\.3 refcnt 2 state reporting mode exclude\n/);
+    so2.close();
+    so.close();
+    // The v3 leave is being retransmitted: the group is still listed, leaving, undefined at t1.
+    expect(ifmcstat(tree, ['-K', '-i', 'em0', '-f', 'inet']).stdout).toMatch(/group 239\.1\.2\.3 refcnt 0 state leaving mode undefined\n/);
+    L.run(10_000);
+    expect(ifmcstat(tree, ['-K', '-i', 'em0', '-f', 'inet']).stdout).not.toMatch(/239\.1\.2\.3/);
+  });
+
+  it('-M reads a snapshot: the output of that instant, whatever the host does later', () => {
+    const { L, tree, so } = sample();
+    const dir = mkdtempSync(join(tmpdir(), 'taplab-snap-'));
+    try {
+      const file = join(dir, 'h1.snap');
+      writeSnapshot(tree, file);
+      const before = { v: ifmcstat(tree, ['-v']), k: ifmcstat(tree, ['-K', '-vv']) };
+      so.close();
+      L.run(10_000);
+      expect(ifmcstat(tree, ['-v']).stdout).not.toBe(before.v.stdout);
+      const fromSnap = ifmcstat(tree, ['-v', '-M', file], { openCore: readSnapshot });
+      expect(fromSnap).toEqual(before.v);
+      expect(ifmcstat(tree, ['-M', file, '-K', '-vv'], { openCore: readSnapshot })).toEqual(before.k);
+      expect(ifmcstat(tree, ['-M', file, '-i', 'em0', '-f', 'inet6'], { openCore: readSnapshot }).stdout).toMatch(/^em0:\n\tinet6 fe80::/);
+      // Errors: a missing file, a file that is not a snapshot, -N.
+      const missing = ifmcstat(tree, ['-M', join(dir, 'nope')], { openCore: readSnapshot });
+      expect(missing).toMatchObject({ stdout: '', code: 71 });
+      expect(missing.stderr).toMatch(/^ifmcstat: kvm_openfiles: .*nope: no such snapshot file\n$/);
+      writeFileSync(join(dir, 'bad'), '{"x":1}');
+      expect(ifmcstat(tree, ['-M', join(dir, 'bad')], { openCore: readSnapshot }).stderr).toMatch(/not a taplab snapshot/);
+      expect(ifmcstat(tree, ['-M', file])).toMatchObject({ code: 64 });
+      const n = ifmcstat(tree, ['-N', '/boot/kernel/kernel']);
+      expect(n).toMatchObject({ stdout: '', code: 64 });
+      expect(n.stderr).toMatch(/taplab has no kernel name list/);
+      expect(ifmcstatTool.name).toBe('ifmcstat');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('--help prints the usage and the options to stdout and exits 0', () => {
+    const { tree } = sample();
+    const r = ifmcstat(tree, ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^usage: ifmcstat /);
+    for (const o of ['-i', '-f', '-v', '-K', '-M', '-N']) expect(r.stdout).toContain(`  ${o} `);
   });
 
   it('reads nothing but the tree (get on sysctl names only)', () => {
@@ -243,7 +327,7 @@ describe('ifmcstat: filters and options', () => {
     } as unknown as SysctlTree;
     expect(ifmcstat(spy, [])).toEqual(ifmcstat(tree, []));
     expect(names.length).toBeGreaterThan(0);
-    for (const n of names) expect(n).toMatch(/^net\.(route\.(iflist|ifmalist)|inet\.igmp\.ifinfo\.\d+|inet6\.mld\.ifinfo\.\d+|inet\.ip\.mcast\.filters\.\d+\.\d+|inet6\.ip6\.mcast\.filters(\.\d+){5})$/);
+    for (const n of names) expect(n).toMatch(/^(debug\.taplab\.kvm|net\.(route\.(iflist|ifmalist)|inet\.igmp\.ifinfo\.\d+|inet6\.mld\.ifinfo\.\d+|inet\.ip\.mcast\.filters\.\d+\.\d+|inet6\.ip6\.mcast\.filters(\.\d+){5}))$/);
   });
 });
 
