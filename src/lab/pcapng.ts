@@ -222,7 +222,7 @@ export class PcapngWriter {
     dv.setUint32(p + 24, origLen, true);
     p += 28;
     const buf = this.buf;
-    if (capLen <= 64) for (let i = 0; i < capLen; i++) buf[p + i] = frame[i];
+    if (capLen <= 16) for (let i = 0; i < capLen; i++) buf[p + i] = frame[i];
     else buf.set(capLen === origLen ? frame : frame.subarray(0, capLen), p);
     for (let i = capLen; i < dataLen; i++) buf[p + i] = 0;
     p += dataLen;
