@@ -7,6 +7,7 @@ import { IFF_PPROMISC, IFF_PROMISC, IFF_UP, LINK_STATE_DOWN, SIOCSIFFLAGS } from
 import { hostEnv, runToolToString, type ToolEnv } from '../../src/tools/tool.js';
 import { ifconfigTool } from '../../src/tools/ifconfig.js';
 import { TOOLS } from '../../src/tools/registry.js';
+import { SnapshotTree, takeSnapshot } from '../../src/stats/snapshot.js';
 
 /** em0 (58:9c:fc:10:ab:cd, 192.0.2.10/24, link-local) after DAD, as in ifmcstat.test.ts. */
 function sample(settle = 3000) {
@@ -235,5 +236,9 @@ describe('ifconfig: errors and usage', () => {
       code: 1,
     });
     expect(em0.if_flags & IFF_UP).toBe(IFF_UP);
+    // A host snapshot read back from its file format shows the same.
+    const snap: Env = { tree: new SnapshotTree(JSON.parse(JSON.stringify(takeSnapshot(tree)))), sleep: async () => {} };
+    expect((await run(snap, '-a')).stdout).toBe(lines(...LO0, ...EM0));
+    expect((await run(snap, 'em0', 'mtu', '1400')).code).toBe(1);
   });
 });

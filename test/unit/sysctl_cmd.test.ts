@@ -5,6 +5,7 @@ import { SysctlTree, type SysctlInfo, type SysctlValue } from '../../src/stats/s
 import { hostEnv, runToolToString, type SysctlReader, type SysctlWriter, type ToolEnv } from '../../src/tools/tool.js';
 import { sysctlTool } from '../../src/tools/sysctl_cmd.js';
 import { TOOLS } from '../../src/tools/registry.js';
+import { SnapshotTree, takeSnapshot } from '../../src/stats/snapshot.js';
 
 /** em0 (58:9c:fc:10:ab:cd, 192.0.2.10/24, link-local) after DAD, as in ifmcstat.test.ts. */
 function sample() {
@@ -230,6 +231,19 @@ describe('sysctl on a snapshot (no writer)', () => {
     expect(h.igmp.knobs.default_version).toBe(3);
     // Read-only is still said as such.
     expect((await run(env, 'net.link.generic.system.ifcount=1')).stderr).toBe("sysctl: oid 'net.link.generic.system.ifcount' is read only\n");
+  });
+
+  it('a host snapshot (SnapshotTree) answers as the live tree did; writes are refused', async () => {
+    const { tree, env: live, h } = sample();
+    const snap: Env = { tree: new SnapshotTree(JSON.parse(JSON.stringify(takeSnapshot(tree)))), sleep: async () => {} };
+    for (const argv of [['net.inet.igmp'], ['-o', 'net.inet.igmp.stats'], ['-b', 'net.link.generic.ifdata.2.general'], ['-d', 'net.link.generic.ifdata.2']])
+      expect(await run(snap, ...argv)).toEqual(await run(live, ...argv));
+    expect(await run(snap, 'net.inet.igmp.default_version=2')).toEqual({
+      stdout: '',
+      stderr: "sysctl: oid 'net.inet.igmp.default_version' is read only\n",
+      code: 1,
+    });
+    expect(h.igmp.knobs.default_version).toBe(3);
   });
 
   it('a reader without describe(): formats are inferred from the values', async () => {
