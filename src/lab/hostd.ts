@@ -24,6 +24,7 @@ import { SysctlTree } from '../stats/sysctl.js';
 import { TOOLS } from '../tools/registry.js';
 import { leaveAllGroups, type HeldMembership } from '../tools/hostcmd.js';
 import { ControlServer, controlSocketPath } from './control.js';
+import { captureHost, type Capture } from './pcapng.js';
 
 export interface HostdOptions {
   name: string;
@@ -50,12 +51,6 @@ export interface HostdOptions {
   /** Tests: run on this device instead of a TAP, on this scheduler. */
   device?: EtherDevice;
   sched?: Scheduler;
-}
-
-/** The capture of src/lab/pcapng.ts. */
-interface HostCapture {
-  close(): void;
-  packets(): number;
 }
 
 /** The longest the stop waits for the protocols to send their leaves. */
@@ -101,7 +96,7 @@ export class HostDaemon {
     readonly ifp: Ifnet,
     readonly server: ControlServer,
     readonly tapName: string,
-    private readonly capture: HostCapture | undefined,
+    private readonly capture: Capture | undefined,
     readonly opts: HostdOptions,
   ) {}
 
@@ -112,7 +107,7 @@ export class HostDaemon {
     const host = new Host(o.name, sched);
     const tree = new SysctlTree(host);
     let server: ControlServer | undefined;
-    let capture: HostCapture | undefined;
+    let capture: Capture | undefined;
     try {
       // The socket first: a second host of the same name is refused before it touches the TAP.
       let ifp: Ifnet | undefined;
@@ -123,6 +118,8 @@ export class HostDaemon {
         path: o.socketPath ?? controlSocketPath(o.name),
         info: () => `${host.name} pid ${process.pid} ${ifp ? `${ifp.if_xname} ${describeAddrs(host, ifp)}` : '(starting)'}`,
       });
+      // Capture from before the interface attaches, so its first frames (DAD, the first reports) are in the file.
+      if (o.pcap) capture = captureHost(host, o.pcap);
       let device: EtherDevice;
       let tapName: string;
       if (o.device) {
@@ -152,10 +149,13 @@ export class HostDaemon {
       }
       for (const a of o.inet ?? []) host.inet.v4.addAddress(ifp, a);
       for (const a of o.inet6 ?? []) if (a !== 'auto') host.inet.v6.addAddress(ifp, a);
-      if (o.pcap) capture = await openCapture(host, o.pcap);
       return new HostDaemon(host, sched, ifp, server, tapName, capture, o);
     } catch (e) {
-      capture?.close();
+      try {
+        capture?.close();
+      } catch {
+        /* the start failed already; that error is the one to report */
+      }
       await server?.close();
       host.destroy();
       if (!o.sched && sched instanceof RealScheduler) sched.shutdown();
@@ -188,10 +188,15 @@ export class HostDaemon {
     const waitedMs = await this.waitLeaves(left);
     await this.wait(DRAIN_MS);
     const packets = this.capture?.packets();
-    this.capture?.close();
+    let captureError: string | undefined;
+    try {
+      this.capture?.close();
+    } catch (e) {
+      captureError = e instanceof Error ? e.message : String(e);
+    }
     this.host.destroy();
     if (!this.opts.sched && this.sched instanceof RealScheduler) this.sched.shutdown();
-    return { left, waitedMs, packets };
+    return { left, waitedMs, packets, captureError };
   }
 
   private wait(ms: number): Promise<void> {
@@ -217,6 +222,8 @@ export interface StopReport {
   left: HeldMembership[];
   waitedMs: number;
   packets: number | undefined;
+  /** The capture's write error, if it met one. */
+  captureError?: string;
 }
 
 function describeAddrs(host: Host, ifp: Ifnet): string {
@@ -224,20 +231,6 @@ function describeAddrs(host: Host, ifp: Ifnet): string {
   const v6 = host.inet.v6.addresses(ifp).map((a) => `inet6 ${in6ToString(a.addr)}${(a.addr[0] === 0xfe && (a.addr[1] & 0xc0) === 0x80) ? `%${ifp.if_xname}` : ''}/${a.plen}`);
   const all = [...v4, ...v6];
   return all.length ? all.join(', ') : 'no addresses';
-}
-
-/** captureHost from src/lab/pcapng.ts, loaded when --pcap is given. */
-async function openCapture(host: Host, path: string): Promise<HostCapture> {
-  // TODO(pcapng): import { captureHost } from './pcapng.js' statically once src/lab/pcapng.ts has landed.
-  const spec = './pcapng.js';
-  let mod: { captureHost?: (host: Host, path: string) => HostCapture };
-  try {
-    mod = (await import(spec)) as typeof mod;
-  } catch (e) {
-    throw kerr('EOPNOTSUPP', `--pcap ${path}: this taplab build has no pcapng writer (src/lab/pcapng.ts): ${(e as Error).message}`);
-  }
-  if (typeof mod.captureHost !== 'function') throw kerr('EOPNOTSUPP', `--pcap ${path}: src/lab/pcapng.ts has no captureHost()`);
-  return mod.captureHost(host, path);
 }
 
 /**
@@ -263,7 +256,8 @@ export async function runHostd(o: HostdOptions, out: (line: string) => void = (l
   process.off('SIGINT', ignore);
   process.off('SIGTERM', ignore);
   const groups = r.left.length ? `left ${r.left.length} group${r.left.length === 1 ? '' : 's'} (${r.left.map((m) => m.group).join(', ')}) in ${r.waitedMs} ms` : 'no groups to leave';
-  out(`taplab host ${o.name}: ${sig}: ${groups}${r.packets !== undefined ? `; ${r.packets} frames captured to ${o.pcap}` : ''}; stopped`);
+  const cap = r.captureError ? `; the capture failed: ${r.captureError}` : r.packets !== undefined ? `; ${r.packets} frames captured to ${o.pcap}` : '';
+  out(`taplab host ${o.name}: ${sig}: ${groups}${cap}; stopped`);
   return 0;
 }
 
