@@ -23,6 +23,7 @@ import { bpf_attach } from '../driver/bpf.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { IFT_ETHER, IFT_LOOP } from '../driver/if_var.js';
 import type { Host } from '../host.js';
+import type { Callout, Scheduler } from '../kern/clock.js';
 
 export const BT_SHB = 0x0a0d0d0a;
 export const BT_IDB = 0x00000001;
@@ -340,18 +341,40 @@ export function linktypeOf(ifp: Ifnet): number | undefined {
   return undefined;
 }
 
+/** On a real clock, buffered packets reach the file at most this long after they were captured. */
+const CAPTURE_FLUSH_MS = 1000;
+
 /**
  * Shared plumbing of captureHost/captureInterface: a writer, the taps, and
  * the first error. A write error (disk full) stops the capture at once and
- * close() reports it; the host keeps running.
+ * close() reports it; the host keeps running. On a real clock a callout
+ * flushes within CAPTURE_FLUSH_MS, so a long-running host's file can be read
+ * while it runs and loses at most a second if the process is killed; in
+ * virtual time the file is written at the thresholds and at close only (no
+ * callouts added to a deterministic run).
  */
 class CaptureSession implements Capture {
   private readonly detaches: (() => void)[] = [];
   private error: KernError | undefined;
   private unsubscribe: (() => void) | undefined;
   private done = false;
+  private readonly timed: boolean;
+  private flushTimer: Callout | undefined;
+  private readonly flushNow = (): void => {
+    this.flushTimer = undefined;
+    try {
+      this.writer.flush();
+    } catch (e) {
+      this.fail(e);
+    }
+  };
 
-  constructor(readonly writer: PcapngWriter) {}
+  constructor(
+    readonly writer: PcapngWriter,
+    private readonly sched: Scheduler,
+  ) {
+    this.timed = sched.kind === 'real';
+  }
 
   add(ifp: Ifnet, hostName: string): void {
     const linktype = linktypeOf(ifp);
@@ -369,7 +392,10 @@ class CaptureSession implements Capture {
           w.write(id, frame, wallMs, dir);
         } catch (e) {
           this.fail(e);
+          return;
         }
+        if (this.timed && this.flushTimer === undefined)
+          this.flushTimer = this.sched.callout(CAPTURE_FLUSH_MS, this.flushNow, `pcapng flush ${w.path}`);
       }),
     );
   }
@@ -405,6 +431,8 @@ class CaptureSession implements Capture {
   }
 
   private stopTaps(): void {
+    this.flushTimer?.stop();
+    this.flushTimer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     for (const d of this.detaches.splice(0)) d();
@@ -445,7 +473,7 @@ export function captureHost(host: Host, path: string, opts: { interfaces?: strin
   } else {
     ifps = host.interfaces().filter((ifp) => ifp.if_type === IFT_ETHER);
   }
-  const session = new CaptureSession(PcapngWriter.open(path));
+  const session = new CaptureSession(PcapngWriter.open(path), host.sched);
   try {
     for (const ifp of ifps) session.add(ifp, host.name);
   } catch (e) {
@@ -463,10 +491,10 @@ export function captureHost(host: Host, path: string, opts: { interfaces?: strin
 
 /** Capture one interface into its own pcapng file (`taplab run --pcap DIR`). */
 export function captureInterface(ifp: Ifnet, path: string): Capture {
-  const hostName = ifp.vnet.name;
+  const { name: hostName, sched } = ifp.vnet;
   if (linktypeOf(ifp) === undefined)
     throw kerr('EOPNOTSUPP', `cannot capture on ${ifp.if_xname} of host ${hostName}: taplab cannot capture its link type`);
-  const session = new CaptureSession(PcapngWriter.open(path));
+  const session = new CaptureSession(PcapngWriter.open(path), sched);
   try {
     session.add(ifp, hostName);
   } catch (e) {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RealScheduler } from '../../src/kern/clock.js';
@@ -115,6 +115,8 @@ describe.skipIf(!!skipReason)('pcapng capture against the kernel (private netns)
         const so = host.inet.socket();
         so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.1.2.3', imr_interface: HOST_V4 });
         await waitFor('the IGMPv3 state-change report', () => host.igmp.stat.igps_snd_reports > reports0);
+        // On a real clock the capture reaches the file within a second, without close().
+        await waitFor('the periodic flush of the capture', () => statSync(path).size > 0, 3000);
         await sleep(300);
         const packets = cap.packets();
         cap.close();

@@ -14,6 +14,10 @@ import { bpf_attach, type BpfTap } from '../../src/driver/bpf.js';
 import { if_addmulti } from '../../src/driver/ifnet.js';
 import { sockaddrDl } from '../../src/driver/sockaddr.js';
 import { ETHERTYPE_EXP1, ether_output } from '../../src/l2/ether.js';
+import { RealScheduler } from '../../src/kern/clock.js';
+import { Random } from '../../src/kern/random.js';
+import { Segment } from '../../src/driver/segment.js';
+import { Host } from '../../src/host.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'taplab-pcapng-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -547,6 +551,28 @@ describe('captureHost and captureInterface', () => {
     expect(Array.from(udp!.data.subarray(0, 4))).toEqual([2, 0, 0, 0]);
     expect(text(udp!.data.subarray(udp!.data.length - 5))).toBe('hello');
     expect(direction(udp!)).toBe(1);
+  });
+
+  it('on a real clock, captured packets reach the file within a second without close()', async () => {
+    const sched = new RealScheduler();
+    const seg = new Segment(sched, new Random(1));
+    const h = new Host('h1', sched, { inet: false });
+    const ifp = h.addEther(seg.port('p'), { name: 'em0' });
+    const path = file('real');
+    const cap = captureHost(h, path);
+    try {
+      ether_output(ifp, new Uint8Array(46), 0, 46, sockaddrDl(mac('02:00:00:00:00:09')), ETHERTYPE_EXP1);
+      expect(cap.packets()).toBe(1);
+      expect(statSync(path).size).toBe(0);
+      const until = sched.now() + 5000;
+      while (statSync(path).size === 0 && sched.now() < until) await new Promise((r) => setImmediate(r));
+      expect(epbs(readPcapng(path)).length).toBe(1);
+      expect(sched.pendingCount).toBe(0); // the flush callout is not re-armed without new packets
+    } finally {
+      cap.close();
+      h.destroy();
+      sched.shutdown();
+    }
   });
 
   it('refuses unknown interfaces and unwritable files with sentences', () => {
