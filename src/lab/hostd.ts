@@ -16,6 +16,7 @@ import { kerr } from '../kern/errno.js';
 import { Host } from '../host.js';
 import type { EtherDevice } from '../driver/device.js';
 import type { Ifnet } from '../driver/ifnet.js';
+import { IFF_UP, SIOCGIFFLAGS, SIOCSIFFLAGS } from '../driver/if_var.js';
 import { TapDevice } from '../driver/tap.js';
 import { macToString } from '../driver/sockaddr.js';
 import { inParse, inToString } from '../inet/in.js';
@@ -136,7 +137,10 @@ export class HostDaemon {
         tapName = tap.name;
       }
       try {
-        ifp = host.addEther(device, { name: o.ifname ?? 'em0', mac: o.mac });
+        // Configured while down, then brought up: the first frames read from the device meet a
+        // receive filter that already holds the addresses' groups (224.0.0.1 with the first
+        // IPv4 address), so nothing the kernel queued at open is dropped for want of them.
+        ifp = host.addEther(device, { name: o.ifname ?? 'em0', mac: o.mac, up: false });
       } catch (e) {
         device.close();
         throw e;
@@ -149,6 +153,8 @@ export class HostDaemon {
       }
       for (const a of o.inet ?? []) host.inet.v4.addAddress(ifp, a);
       for (const a of o.inet6 ?? []) if (a !== 'auto') host.inet.v6.addAddress(ifp, a);
+      const flags = host.ioctl(SIOCGIFFLAGS, { ifr_name: ifp.if_xname }).ifr_flags ?? 0;
+      host.ioctl(SIOCSIFFLAGS, { ifr_name: ifp.if_xname, ifr_flags: flags | IFF_UP });
       return new HostDaemon(host, sched, ifp, server, tapName, capture, o);
     } catch (e) {
       try {
