@@ -45,6 +45,7 @@ import {
   type UdpSocket,
 } from '../inet/socket.js';
 import { SysctlTree } from '../stats/sysctl.js';
+import { writeSnapshot } from '../stats/snapshot.js';
 import type { Tool, ToolEnv } from './tool.js';
 
 const EX_OK = 0;
@@ -212,7 +213,9 @@ const gsr = (ifp: Ifnet, g: Addr, s: Addr) => ({ gsr_interface: ifp.if_index, gs
 
 /** A socket-layer message as the person at the host prompt reads it. */
 function errLine(cmd: string, e: KernError): string {
-  return `${cmd}: ${e.message.replace(/\b(this|the) socket's\b/g, "the host's").replace(/\b(this|the) socket\b/g, 'the host')}\n`;
+  // "snapshot: EIO: snapshot: cannot write..." says the command once.
+  const msg = e.message.startsWith(`${e.code}: ${cmd}: `) ? `${e.code}: ${e.message.slice(e.code.length + cmd.length + 4)}` : e.message;
+  return `${cmd}: ${msg.replace(/\b(this|the) socket's\b/g, "the host's").replace(/\b(this|the) socket\b/g, 'the host')}\n`;
 }
 
 interface CmdSpec {
@@ -490,29 +493,14 @@ export const snapshotTool = makeTool({
   summary: "write the host's sysctl tree to a file, for ifmcstat -M and friends (a core file's analogue)",
   usage: 'snapshot FILE',
   options: {},
-  async body(env, host, _v, pos) {
+  body(env, host, _v, pos) {
     if (pos.length !== 1) throw new Usage(pos.length ? `unexpected argument ${JSON.stringify(pos[1])}` : 'snapshot needs a file name');
     // hostEnv gives the host's SysctlTree as the writer; anything else gets a fresh tree of the host.
-    const writeSnapshot = await loadWriteSnapshot();
     writeSnapshot(env.writer instanceof SysctlTree ? env.writer : new SysctlTree(host), pos[0]);
     env.out(`wrote a snapshot of host ${host.name} to ${pos[0]}\n`);
     return EX_OK;
   },
 });
-
-/** writeSnapshot from src/stats/snapshot.ts. */
-async function loadWriteSnapshot(): Promise<(tree: SysctlTree, path: string) => void> {
-  // TODO(snapshot): import { writeSnapshot } from '../stats/snapshot.js' statically once src/stats/snapshot.ts has landed.
-  const spec = '../stats/snapshot.js';
-  let mod: { writeSnapshot?: (tree: SysctlTree, path: string) => void };
-  try {
-    mod = (await import(spec)) as typeof mod;
-  } catch (e) {
-    throw kerr('EOPNOTSUPP', `this taplab build has no snapshot writer (src/stats/snapshot.ts): ${(e as Error).message}`);
-  }
-  if (typeof mod.writeSnapshot !== 'function') throw kerr('EOPNOTSUPP', 'src/stats/snapshot.ts has no writeSnapshot()');
-  return mod.writeSnapshot;
-}
 
 /** Every host command, for the registry. */
 export const HOST_COMMANDS: readonly Tool[] = [joinTool, leaveTool, blockSourceTool, unblockSourceTool, sendTool, groupsTool, snapshotTool];

@@ -14,6 +14,11 @@ import { recordTypeName } from '../../src/igmp/codec.js';
 import { inToString } from '../../src/inet/in.js';
 import { IPPROTO_IP, IP_ADD_MEMBERSHIP, type Datagram } from '../../src/inet/socket.js';
 import type { Host } from '../../src/host.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSnapshot } from '../../src/stats/snapshot.js';
+import { ifmcstat } from '../../src/tools/ifmcstat.js';
 
 function lab(opts: { second?: boolean } = {}) {
   const L = vlab(7);
@@ -215,5 +220,25 @@ describe('host commands: send', () => {
     expect((await run('send 239.1.1.1:0')).code).toBe(64);
     expect((await run('send 239.1.1.1:5000 --port 5001')).code).toBe(64);
     expect((await run('send 239.1.1.1 --count x')).code).toBe(64);
+  });
+});
+
+describe('host commands: snapshot', () => {
+  it('writes the sysctl tree to a file that ifmcstat reads as it reads the live host', async () => {
+    const { run, tree } = lab();
+    await run('join 232.1.1.1 --include 198.51.100.7');
+    const dir = mkdtempSync(join(tmpdir(), 'taplab-snap-'));
+    try {
+      const file = join(dir, 'h1.snap');
+      expect(await run(`snapshot ${file}`)).toEqual({ stdout: `wrote a snapshot of host h1 to ${file}\n`, stderr: '', code: 0 });
+      const snap = readSnapshot(file);
+      expect(ifmcstat(snap, ['-v']).stdout).toBe(ifmcstat(tree, ['-v']).stdout);
+      const bad = await run(`snapshot ${join(dir, 'no', 'such', 'dir')}`);
+      expect(bad.code).toBe(71);
+      expect(bad.stderr).toMatch(/^snapshot: ENOENT: cannot write .*no\/such\/dir: /);
+      expect((await run('snapshot')).code).toBe(64);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
