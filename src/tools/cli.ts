@@ -35,7 +35,7 @@ function intArg(name: string) {
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 function hostCommandsHelp(): string {
-  const rows = [['help', 'list the commands the host serves'], ...[...TOOLS.values()].map((t) => [t.name, t.summary])];
+  const rows = [['help', 'list the commands the host serves'], ['info', 'one line about the host (name, pid, interface, addresses)'], ...[...TOOLS.values()].map((t) => [t.name, t.summary])];
   const w = Math.max(...rows.map(([n]) => n.length));
   return rows.map(([n, s]) => `  ${n.padEnd(w)}  ${s}`).join('\n');
 }
