@@ -18,9 +18,14 @@ import { INADDR_ALLHOSTS_GROUP, INADDR_ALLRPTS_GROUP, INADDR_ALLRTRS_GROUP, INAD
 import { IPPROTO_IGMP, type IpHeader } from '../inet/ip_codec.js';
 import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
-import { type Generation, type HostMessage, IGIF_SILENT } from '../mgmd/types.js';
+import { MgmdRouterIf, RouterInterfaces, type RouterConfig, type RouterQuery } from '../mgmd/router.js';
+import { if_allmulti } from '../driver/ifnet.js';
+import { type Generation, type HostMessage, type McRecord, IGIF_SILENT } from '../mgmd/types.js';
+
+const RECORD_NAMES = new Set(['IS_IN', 'IS_EX', 'TO_IN', 'TO_EX', 'ALLOW', 'BLOCK']);
 import {
   igmpEmit,
+  igmpQuery,
   toWireRecord,
   recordTypeName,
   igmpParse,
@@ -74,6 +79,8 @@ export class Igmp {
   private readonly forced = new WeakMap<Ifnet, Generation>();
   /** Observers of every message sent or received (timelines, tests). */
   private readonly taps = new Observers<IgmpEvent>();
+  /** The querier side, per interface (RFC 9776 §6, RFC 2236 §3). */
+  readonly routers: RouterInterfaces<Ifnet>;
 
   constructor(readonly host: Host) {
     const inet = host.inet;
@@ -91,6 +98,51 @@ export class Igmp {
     inet.onGroupChange((af, inm) => {
       if (af === AF_INET) this.ifinfo(inm.ifp as Ifnet).changed(inm);
     });
+    this.routers = new RouterInterfaces<Ifnet>(
+      (ifp) =>
+        new MgmdRouterIf({
+          sched: host.sched,
+          addrLen: 4,
+          address: () => inet.v4.primaryAddress(ifp),
+          send: (q) => this.sendQuery(ifp, q),
+          isSsm: (g) => g[0] === 232,
+          fmt: inToString,
+        }),
+      (ifp, on) => if_allmulti(ifp, on),
+    );
+  }
+
+  /** Make this host the IGMP querier of an interface (RFC 9776 §6; version 1 or 2 for RFC 1112/2236 routers). */
+  enableQuerier(ifp: Ifnet, config: Partial<RouterConfig> = {}): MgmdRouterIf {
+    try {
+      return this.routers.enable(ifp, config);
+    } catch (e) {
+      if (e instanceof RangeError) throw kerr('EINVAL', `${ifp.if_xname}: IGMP querier: ${e.message}`);
+      throw e;
+    }
+  }
+
+  disableQuerier(ifp: Ifnet): void {
+    this.routers.disable(ifp);
+  }
+
+  /** A query from this host's querier: TTL 1, Router Alert (not in v1), general ones to 224.0.0.1. */
+  private sendQuery(ifp: Ifnet, q: RouterQuery): void {
+    const src = this.host.inet.v4.primaryAddress(ifp);
+    if (!src) return;
+    const general = q.group.every((b) => b === 0);
+    const msg = igmpQuery({
+      version: q.generation,
+      group: q.group,
+      maxRespTenths: Math.max(1, Math.round(q.maxRespMs / 100)),
+      sFlag: q.sFlag,
+      qrv: q.qrv,
+      qqiSeconds: q.qqiSeconds,
+      sources: q.sources,
+    });
+    const dst = general ? INADDR_ALLHOSTS_GROUP : q.group;
+    if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    this.host.inet.v4.output(igmpEmit(msg), { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: q.generation > 1 });
   }
 
   /** The interface's IGMP state, created on first use (igmp_domifattach). */
@@ -170,6 +222,24 @@ export class Igmp {
     this.host.inet.v4.output(bytes, { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: this.knobs.sendra });
   }
 
+  /**
+   * The records of a v3 report a router acts on: unknown record types and
+   * groups that are not multicast are dropped and counted (RFC 9776 §4.2.12:
+   * unrecognized record types are ignored), the others keep their sources.
+   */
+  private routerRecords(records: readonly { type: number | string; group: Uint8Array; sources: Uint8Array[] }[], router: MgmdRouterIf): McRecord[] {
+    const out: McRecord[] = [];
+    for (const r of records) {
+      const name = typeof r.type === 'number' ? recordTypeName(r.type) : r.type;
+      if (!RECORD_NAMES.has(name) || !(r.group[0] >= 224 && r.group[0] <= 239)) {
+        router.stats.badRecords++;
+        continue;
+      }
+      out.push({ type: name as McRecord['type'], group: r.group, sources: r.sources });
+    }
+    return out;
+  }
+
   /** igmp_input */
   input(ifp: Ifnet, ip: IpHeader, buf: Uint8Array, off: number, len: number): void {
     const st = this.stat;
@@ -218,6 +288,16 @@ export class Igmp {
           st.igps_rcv_badqueries++;
           return;
         }
+        this.routers.active(ifp)?.query({
+          generation: m.version,
+          src: ip.src,
+          group: m.group,
+          sources: m.sources,
+          maxRespMs: m.maxRespTenths * 100,
+          sFlag: m.sFlag,
+          qrv: m.qrv,
+          qqiSeconds: m.qqiSeconds,
+        });
         if (m.sources.length && !this.host.inet.v4.findGroup(ifp, m.group)) st.igps_drop_gsr_queries++;
         hi.query({
           generation: m.version,
@@ -238,17 +318,39 @@ export class Igmp {
           return;
         }
         if (this.host.inet.v4.isLocalAddress(ifp, ip.src)) return; // our own, looped
+        const router = this.routers.active(ifp);
+        if (router) {
+          // RFC 2236 §2.5: octets past the first 8 are ignored; the router counts such reports.
+          if (len > 8) router.stats.reportsWithTrailingData++;
+          router.oldReport(ip.src, m.kind === 'v1report' ? 1 : 2, m.group);
+        }
         if (this.host.inet.v4.findGroup(ifp, m.group)) {
           st.igps_rcv_ourreports++;
           hi.otherReport(m.group);
         }
         return;
       }
-      case 'v3report':
+      case 'v3report': {
         st.igps_rcv_reports++; // hosts ignore other hosts' v3 reports
+        const router = this.routers.active(ifp);
+        if (!router || this.host.inet.v4.isLocalAddress(ifp, ip.src)) return;
+        if (ip.routerAlert === undefined) {
+          st.igps_rcv_nora++;
+          return;
+        }
+        router.report(ip.src, this.routerRecords(m.records, router));
         return;
-      case 'leave':
+      }
+      case 'leave': {
+        const router = this.routers.active(ifp);
+        if (!router || this.host.inet.v4.isLocalAddress(ifp, ip.src)) return;
+        if (!(m.group[0] >= 224 && m.group[0] <= 239)) {
+          st.igps_rcv_badreports++;
+          return;
+        }
+        router.leave(ip.src, m.group);
         return;
+      }
     }
   }
 }

@@ -10,7 +10,7 @@
 import type { Callout } from '../kern/clock.js';
 import { ERRNO, kerr, KernError } from '../kern/errno.js';
 import { IFF_DRV_RUNNING, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, LINK_STATE_UP } from '../driver/if_var.js';
-import { type Ifnet, M_MCAST } from '../driver/ifnet.js';
+import { type IfAddr, type Ifnet, M_MCAST } from '../driver/ifnet.js';
 import { AF_INET6, AF_LINK } from '../driver/sockaddr.js';
 import { ETHERTYPE_IPV6 } from '../l2/ether.js';
 import { Icmp6IfStat, In6IfStat, icmp6IfCount } from '../stats/inet_stats.js';
@@ -89,6 +89,8 @@ export interface In6Ifaddr {
   solicit: SockFilter | undefined;
   dadSent: number;
   dadTimer: Callout | undefined;
+  /** The address's entry in ifp.if_addrhead, whose per-address counters ip6_input/ip6_output keep. */
+  ifa?: IfAddr;
 }
 
 /** Per-interface IPv6 state, in ifp.if_afdata[AF_INET6]. */
@@ -99,6 +101,8 @@ export class In6Ifinfo {
   readonly icmp6stat = new Icmp6IfStat();
   allnodes: SockFilter | undefined;
   nodelocal: SockFilter | undefined;
+  /** A multicast router (the MLD querier) runs here: packets to every group are taken in. */
+  mrouter = false;
 }
 
 /** MLD input hook: (ifp, src, dst, message, hop limit, Router Alert present). */
@@ -201,7 +205,7 @@ export class Ipv6 {
     const ia: In6Ifaddr = { addr, plen, ifp, tentative: dad, duplicate: false, solicit: undefined, dadSent: 0, dadTimer: undefined };
     const info = this.info(ifp);
     info.addrs.push(ia);
-    ifp.if_addrhead.push({
+    ia.ifa = {
       ifa_addr: { family: AF_INET6, addr, scopeId: in6IsLinkLocal(addr) ? ifp.if_index : 0 },
       ifa_plen: plen,
       ifa_ifp: ifp,
@@ -209,7 +213,8 @@ export class Ipv6 {
       ifa_opackets: 0,
       ifa_ibytes: 0,
       ifa_obytes: 0,
-    });
+    };
+    ifp.if_addrhead.push(ia.ifa);
     if (ifp.if_flags & IFF_MULTICAST && !(ifp.if_flags & IFF_LOOPBACK)) {
       // RFC 4861 §7.2.1: join the solicited-node group of every address.
       ia.solicit = new SockFilter(MCAST_EXCLUDE);
@@ -238,6 +243,13 @@ export class Ipv6 {
   /** The usable link-local address of an interface (in6ifa_ifpforlinklocal). */
   linkLocal(ifp: Ifnet): Uint8Array | undefined {
     return this.info(ifp).addrs.find((a) => in6IsLinkLocal(a.addr) && !a.tentative && !a.duplicate)?.addr;
+  }
+
+  /** Address `a` if interface `ifp` holds it (no allocation: the output path calls it per datagram). */
+  private ifaOn(ifp: Ifnet, a: Uint8Array): In6Ifaddr | undefined {
+    const addrs = this.info(ifp).addrs;
+    for (let i = 0; i < addrs.length; i++) if (in6Equal(addrs[i].addr, a)) return addrs[i];
+    return undefined;
   }
 
   ifaOf(a: Uint8Array, ifp?: Ifnet): In6Ifaddr | undefined {
@@ -345,7 +357,7 @@ export class Ipv6 {
       ist.ifs6_in_mcast++;
       // A group still being left stays ours until MLD lets it go (its queries must reach MLD).
       const inm = this.info(ifp).multi.get(addrKey(h.dst));
-      if (!inm || (inm.listeners.size === 0 && !inm.protospecHolds)) {
+      if ((!inm || (inm.listeners.size === 0 && !inm.protospecHolds)) && !this.info(ifp).mrouter) {
         st.ip6s_notmember++;
         ist.ifs6_in_discard++;
         return;
@@ -366,6 +378,12 @@ export class Ipv6 {
       if (ia && (ia.tentative || ia.duplicate)) {
         ist.ifs6_in_addrerr++;
         return;
+      }
+      // Ours: count the datagram on that address (ifa_ipackets/ifa_ibytes, netstat -i address rows).
+      if (ia) {
+        const ifa = ia.ifa!;
+        ifa.ifa_ipackets!++;
+        ifa.ifa_ibytes! += IP6_HDR_LEN + p.payloadLen;
       }
     }
     const w = ip6WalkExtensions(buf, p.payloadOff, p.payloadLen, h.nextHeader);
@@ -572,6 +590,13 @@ export class Ipv6 {
       // loopback interface (the copy above is the delivery); interface-local scope never leaves
       // the node (RFC 4291 §2.7).
       if (hlim === 0 || ifp.if_flags & IFF_LOOPBACK || in6MulticastScope(o.dst) === 1) return 0;
+    }
+    // The datagram goes to the interface: count it on its source address (ifa_opackets/ifa_obytes).
+    // The source is usually an address of the outgoing interface; traffic to ourselves leaves by lo0.
+    const sia = this.ifaOn(ifp, src) ?? (ifp.if_flags & IFF_LOOPBACK ? this.ifaOf(src) : undefined);
+    if (sia) {
+      sia.ifa!.ifa_opackets!++;
+      sia.ifa!.ifa_obytes! += dgram.length;
     }
     let err: number;
     if (ifp.if_flags & IFF_LOOPBACK || mcast) {

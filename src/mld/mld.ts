@@ -18,13 +18,23 @@ import { IN6ADDR_LINKLOCAL_ALLNODES, IN6ADDR_LINKLOCAL_ALLROUTERS, IN6ADDR_LINKL
 import type { Icmp6Message } from '../inet/icmp6_codec.js';
 import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
-import { type Generation, type HostMessage, MLIF_SILENT, MLIF_USEALLOW } from '../mgmd/types.js';
+import { MgmdRouterIf, RouterInterfaces, type RouterConfig, type RouterQuery } from '../mgmd/router.js';
+import { if_allmulti } from '../driver/ifnet.js';
+import { type Generation, type HostMessage, type McRecord, MLIF_SILENT, MLIF_USEALLOW } from '../mgmd/types.js';
+
+const RECORD_NAMES = new Set(['IS_IN', 'IS_EX', 'TO_IN', 'TO_EX', 'ALLOW', 'BLOCK']);
+
+/** The source-specific range FF3x::/32 (RFC 4607 §1). */
+function in6IsSsm(g: Uint8Array): boolean {
+  return g[0] === 0xff && (g[1] & 0xf0) === 0x30 && g[2] === 0 && g[3] === 0;
+}
 import {
   MLD_V2_RECORD_HDRLEN,
   MLD_V2_REPORT_HDRLEN,
   mldEmitBody,
   toWireRecord,
   mldParseBody,
+  mldQuery,
   recordTypeName,
   type MldMessage,
 } from './codec.js';
@@ -88,6 +98,8 @@ export class Mld {
   private readonly ifs: HostInterfaces;
   private readonly forced = new WeakMap<Ifnet, Generation>();
   private readonly taps = new Observers<MldEvent>();
+  /** The querier side, per interface (RFC 9777 §7, RFC 2710 §5). */
+  readonly routers: RouterInterfaces<Ifnet>;
 
   constructor(readonly host: Host) {
     const inet = host.inet;
@@ -106,6 +118,72 @@ export class Mld {
     inet.onGroupChange((af, inm) => {
       if (af === AF_INET6) this.ifinfo(inm.ifp as Ifnet).changed(inm);
     });
+    this.routers = new RouterInterfaces<Ifnet>(
+      (ifp) =>
+        new MgmdRouterIf({
+          sched: host.sched,
+          addrLen: 16,
+          address: () => inet.v6.linkLocal(ifp),
+          send: (q) => this.sendQuery(ifp, q),
+          isSsm: in6IsSsm,
+          fmt: in6ToString,
+        }, { generation: 3 }),
+      (ifp, on) => {
+        if_allmulti(ifp, on);
+        // Like FreeBSD's ip6_input with a multicast router: every group's packets come in.
+        inet.v6.info(ifp).mrouter = on;
+      },
+    );
+  }
+
+  /** Make this host the MLD querier of an interface: version 2 (RFC 9777 §7) or 1 (RFC 2710). */
+  enableQuerier(ifp: Ifnet, config: Partial<Omit<RouterConfig, 'generation'>> & { version?: 1 | 2 } = {}): MgmdRouterIf {
+    const { version, ...rest } = config;
+    try {
+      return this.routers.enable(ifp, version ? { ...rest, generation: (version + 1) as Generation } : rest);
+    } catch (e) {
+      if (e instanceof RangeError) throw kerr('EINVAL', `${ifp.if_xname}: MLD querier: ${e.message}`);
+      throw e;
+    }
+  }
+
+  disableQuerier(ifp: Ifnet): void {
+    this.routers.disable(ifp);
+  }
+
+  /** A query from this host's querier: from the link-local address, hop limit 1, Hop-by-Hop Router Alert (RFC 9777 §5.1.14). */
+  private sendQuery(ifp: Ifnet, q: RouterQuery): void {
+    const v6 = this.host.inet.v6;
+    const src = v6.linkLocal(ifp);
+    if (!src) return;
+    const general = q.group.every((b) => b === 0);
+    const msg = mldQuery({
+      version: q.generation === 3 ? 2 : 1,
+      group: q.group,
+      maxRespMs: q.maxRespMs,
+      sFlag: q.sFlag,
+      qrv: q.qrv,
+      qqiSeconds: q.qqiSeconds,
+      sources: q.sources,
+    });
+    const dst = general ? IN6ADDR_LINKLOCAL_ALLNODES : q.group;
+    if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
+    const { type, body } = mldEmitBody(msg);
+    v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);
+  }
+
+  /** The records of an MLDv2 report a router acts on (unknown types and non-multicast addresses dropped and counted). */
+  private routerRecords(records: readonly { type: number | string; group: Uint8Array; sources: Uint8Array[] }[], router: MgmdRouterIf): McRecord[] {
+    const out: McRecord[] = [];
+    for (const r of records) {
+      const name = recordTypeName(r.type);
+      if (!RECORD_NAMES.has(name) || !in6IsMulticast(r.group)) {
+        router.stats.badRecords++;
+        continue;
+      }
+      out.push({ type: name as McRecord['type'], group: r.group, sources: r.sources });
+    }
+    return out;
   }
 
   /** The interface's MLD state, created on first use (mld_domifattach). */
@@ -222,6 +300,16 @@ export class Mld {
       if (general) st.mlds_rcv_gen_queries++;
       else if (m.sources.length) st.mlds_rcv_gsr_queries++;
       else st.mlds_rcv_group_queries++;
+      this.routers.active(ifp)?.query({
+        generation: m.version === 1 ? 2 : 3,
+        src,
+        group: m.group,
+        sources: m.sources,
+        maxRespMs: m.maxRespMs,
+        sFlag: m.sFlag,
+        qrv: m.qrv,
+        qqiSeconds: m.qqiSeconds,
+      });
       hi.query({
         generation: m.version === 1 ? 2 : 3,
         group: m.group,
@@ -237,13 +325,23 @@ export class Mld {
       st.mlds_rcv_reports++;
       if (!in6IsMulticast(m.group) || !in6Equal(m.group, dst)) return;
       if (this.host.inet.v6.ifaOf(src, ifp)) return; // our own
+      this.routers.active(ifp)?.oldReport(src, 2, m.group);
       if (this.host.inet.v6.findGroup(ifp, m.group)) {
         st.mlds_rcv_ourreports++;
         hi.otherReport(m.group);
       }
       return;
     }
-    if (m.kind === 'v2report') st.mlds_rcv_reports++;
+    const router = this.routers.active(ifp);
+    if (m.kind === 'v2report') {
+      st.mlds_rcv_reports++;
+      if (router && !this.host.inet.v6.ifaOf(src, ifp)) router.report(src, this.routerRecords(m.records, router));
+      return;
+    }
+    if (m.kind === 'done' && router && !this.host.inet.v6.ifaOf(src, ifp)) {
+      if (!in6IsMulticast(m.group)) return;
+      router.leave(src, m.group);
+    }
   }
 }
 

@@ -34,6 +34,8 @@ export interface TraceDetail {
   /** Records of a v3/MLDv2 report: [type, group, number of sources]. */
   records: { type: string; group: string; sources: string[] }[];
   af: 4 | 6;
+  /** For queries: S flag, Max Response Time in ms, QRV and QQI (seconds) as decoded. */
+  query?: { sFlag: boolean; maxRespMs: number; qrv: number; qqi: number; len: number };
 }
 
 const SOURCES = (list: string[]) => `{${list.join(', ')}}`;
@@ -136,6 +138,7 @@ export class MgmdWire {
         ipLen: ip.hdr.len,
         af: 4,
         records: 'error' in m || m.kind !== 'v3report' ? [] : m.records.map((r) => ({ type: recordTypeName(r.type), group: inToString(r.group), sources: r.sources.map((s) => inToString(s)) })),
+        query: 'error' in m || m.kind !== 'query' ? undefined : { sFlag: m.sFlag, maxRespMs: m.maxRespTenths * 100, qrv: m.qrv, qqi: m.qqiSeconds, len: ip.payloadLen },
       });
     } else if (e.type === ETHERTYPE_IPV6) {
       const p = ip6Parse(e.payload);
@@ -151,6 +154,7 @@ export class MgmdWire {
         ipLen: 40 + p.payloadLen,
         af: 6,
         records: 'error' in m || m.kind !== 'v2report' ? [] : m.records.map((r) => ({ type: recordTypeName(r.type), group: in6ToString(r.group), sources: r.sources.map((s) => in6ToString(s)) })),
+        query: 'error' in m || m.kind !== 'query' ? undefined : { sFlag: m.sFlag, maxRespMs: m.maxRespMs, qrv: m.qrv, qqi: m.qqiSeconds, len: w.upperLen },
       });
     }
   }
