@@ -103,7 +103,6 @@ export class PcapngWriter {
   private pos = 0;
   private closed = false;
   private readonly snaplens: number[] = [];
-  private readonly names: string[] = [];
   /** Enhanced Packet Blocks written (buffered ones included). */
   packets = 0;
   /** Bytes handed to the file so far (flushed). */
@@ -175,7 +174,6 @@ export class PcapngWriter {
     dv.setUint32(p, total, true);
     this.pos = p + 4;
     this.snaplens.push(snaplen);
-    this.names.push(name);
     return this.snaplens.length - 1;
   }
 
@@ -197,6 +195,7 @@ export class PcapngWriter {
     const dv = this.dv;
     let hi: number;
     let lo: number;
+    if (!(wallMs >= 0)) wallMs = 0; // before 1970 (or NaN): pcapng timestamps are unsigned
     if (this.tsresol === 6) {
       const us = Math.floor(wallMs * 1000);
       hi = Math.floor(us / TWO32);
