@@ -7,7 +7,7 @@
  */
 import { ERRNO, kerr } from '../kern/errno.js';
 import { IFF_BROADCAST, IFF_LOOPBACK, IFF_MULTICAST, IFF_UP, IFF_DRV_RUNNING } from '../driver/if_var.js';
-import { type Ifnet, M_BCAST, M_MCAST } from '../driver/ifnet.js';
+import { type IfAddr, type Ifnet, M_BCAST, M_MCAST } from '../driver/ifnet.js';
 import { AF_INET, AF_LINK } from '../driver/sockaddr.js';
 import { ETHERTYPE_IP } from '../l2/ether.js';
 import {
@@ -39,6 +39,8 @@ export interface InIfaddr {
   mask: number;
   broadcast: InAddr;
   ifp: Ifnet;
+  /** The address's entry in ifp.if_addrhead, whose per-address counters ip_input/ip_output keep. */
+  ifa?: IfAddr;
 }
 
 /** A route: connected (no gateway) or via a gateway. */
@@ -116,7 +118,7 @@ export class Ipv4 {
     };
     const info = this.info(ifp);
     info.addrs.push(ia);
-    ifp.if_addrhead.push({
+    ia.ifa = {
       ifa_addr: { family: AF_INET, addr },
       ifa_netmask: { family: AF_INET, addr: inFromU32(mask) },
       ifa_broadaddr: ifp.if_flags & IFF_BROADCAST ? { family: AF_INET, addr: ia.broadcast } : undefined,
@@ -126,7 +128,8 @@ export class Ipv4 {
       ifa_opackets: 0,
       ifa_ibytes: 0,
       ifa_obytes: 0,
-    });
+    };
+    ifp.if_addrhead.push(ia.ifa);
     this.routes.push({ dst: inFromU32(net), plen, gateway: undefined, ifp, flags: ifp.if_flags & IFF_LOOPBACK ? 'UH' : 'U' });
     if (info.addrs.length === 1 && ifp.if_flags & IFF_MULTICAST) {
       info.allhosts = new SockFilter(MCAST_EXCLUDE);
@@ -162,6 +165,13 @@ export class Ipv4 {
 
   isLocalAddress(ifp: Ifnet, a: InAddr): boolean {
     return this.info(ifp).addrs.some((x) => inEqual(x.addr, a));
+  }
+
+  /** Address `a` if interface `ifp` holds it. */
+  private ifaOn(ifp: Ifnet, a: InAddr): InIfaddr | undefined {
+    const addrs = this.info(ifp).addrs;
+    for (let i = 0; i < addrs.length; i++) if (inEqual(addrs[i].addr, a)) return addrs[i];
+    return undefined;
   }
 
   /** The interface that holds address `a`, if any. */
@@ -256,6 +266,7 @@ export class Ipv4 {
       return;
     }
     let flags = mflags;
+    let ia: InIfaddr | undefined;
     if (inIsMulticast(ip.dst)) {
       // IGMP goes to igmp_input whatever the membership (as FreeBSD's ip_input does), and a
       // group still being left stays ours until its protocol lets it go.
@@ -265,7 +276,13 @@ export class Ipv4 {
         return;
       }
       flags |= M_MCAST;
-    } else if (!this.isForUs(ifp, ip.dst)) {
+    } else if ((ia = this.ifaOf(ip.dst))) {
+      // Ours (weak host model, as BSD: any of our addresses, on any interface): count the
+      // datagram on that address (FreeBSD's ifa_ipackets/ifa_ibytes, netstat -i address rows).
+      const ifa = ia.ifa!;
+      ifa.ifa_ipackets!++;
+      ifa.ifa_ibytes! += ip.len;
+    } else if (!(ifp.if_flags & IFF_LOOPBACK)) {
       if (this.isBroadcast(ifp, ip.dst)) flags |= M_BCAST;
       else {
         st.ips_cantforward++; // a host does not forward
@@ -283,11 +300,6 @@ export class Ipv4 {
     }
     st.ips_delivered++;
     proto(ifp, ip, buf, r.payloadOff, r.payloadLen, flags);
-  }
-
-  private isForUs(ifp: Ifnet, dst: InAddr): boolean {
-    // Weak host model, as BSD: any of our addresses, on any interface.
-    return this.ifaOf(dst) !== undefined || (ifp.if_flags & IFF_LOOPBACK) !== 0;
   }
 
   isBroadcast(ifp: Ifnet, dst: InAddr): boolean {
@@ -344,6 +356,13 @@ export class Ipv4 {
       // A TTL of 0 stays on the host, and nothing multicast goes out a loopback interface: the
       // copy above is the local delivery (FreeBSD's ip_output).
       if (ttl === 0 || ifp.if_flags & IFF_LOOPBACK) return 0;
+    }
+    // The datagram goes to the interface: count it on its source address (ifa_opackets/ifa_obytes).
+    // The source is usually an address of the outgoing interface; traffic to ourselves leaves by lo0.
+    const sia = this.ifaOn(ifp, src) ?? (ifp.if_flags & IFF_LOOPBACK ? this.ifaOf(src) : undefined);
+    if (sia) {
+      sia.ifa!.ifa_opackets!++;
+      sia.ifa!.ifa_obytes! += dgram.length;
     }
     let err: number;
     if (ifp.if_flags & IFF_LOOPBACK) {

@@ -4,12 +4,14 @@
  */
 import type { Tool } from './tool.js';
 import { ifmcstatTool } from './ifmcstat.js';
+import { netstatTool } from './netstat.js';
 import { HOST_COMMANDS } from './hostcmd.js';
 import { sysctlTool } from './sysctl_cmd.js';
 import { ifconfigTool } from './ifconfig.js';
 
 export const TOOLS: ReadonlyMap<string, Tool> = new Map<string, Tool>([
   [ifmcstatTool.name, ifmcstatTool],
+  [netstatTool.name, netstatTool],
   ...HOST_COMMANDS.map((t): [string, Tool] => [t.name, t]),
   [sysctlTool.name, sysctlTool],
   [ifconfigTool.name, ifconfigTool],
