@@ -121,6 +121,8 @@ export type Reply =
 export class ControlServer {
   private readonly conns = new Set<Connection>();
   private closed = false;
+  /** The inode of our socket file, so close() never removes another host's. */
+  private ino = -1;
 
   private constructor(
     readonly path: string,
@@ -138,7 +140,8 @@ export class ControlServer {
     const dir = join(path, '..');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     await claimPath(path, opts.host.name);
-    const server = createServer({ allowHalfOpen: false });
+    // Half-open: a client may send its requests and shut down its side (`printf ... | socat`); it still gets the replies.
+    const server = createServer({ allowHalfOpen: true });
     const cs = new ControlServer(path, server, opts);
     server.on('connection', (s) => cs.accept(s));
     await new Promise<void>((resolve, reject) => {
@@ -158,6 +161,7 @@ export class ControlServer {
     });
     // The directory is 0700 already; the socket itself is the owner's only as well.
     chmodSync(path, 0o600);
+    cs.ino = lstatSync(path).ino;
     server.on('error', () => {
       /* a failed accept must not take the host down */
     });
@@ -183,8 +187,8 @@ export class ControlServer {
     this.conns.clear();
     await new Promise<void>((r) => this.server.close(() => r()));
     try {
-      // Node removes a Unix socket it listened on when the server closes; make sure.
-      unlinkSync(this.path);
+      // libuv removes the socket file when the server closes; make sure, but only if it is still ours.
+      if (lstatSync(this.path).ino === this.ino) unlinkSync(this.path);
     } catch {
       /* already gone */
     }
@@ -238,6 +242,7 @@ class Connection {
   private discarding = false;
   private readonly active = new Map<string, AbortController>();
   private dead = false;
+  private inputEnded = false;
 
   constructor(
     private readonly sock: Socket,
@@ -245,7 +250,11 @@ class Connection {
   ) {
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('error', () => this.destroy());
-    sock.on('end', () => this.sock.end());
+    sock.on('end', () => {
+      // The client has sent everything: answer what runs, then close our side.
+      this.inputEnded = true;
+      if (this.active.size === 0) this.sock.end();
+    });
   }
 
   get running(): number {
@@ -367,6 +376,7 @@ class Connection {
     const finish = (code: number) => {
       if (this.active.get(key) === ac) this.active.delete(key);
       this.send({ id, exit: ac.signal.aborted ? EXIT_CANCELLED : code });
+      if (this.inputEnded && this.active.size === 0 && !this.dead) this.sock.end();
     };
     new Promise<number>((resolve) => resolve(tool.run(env, argv))).then(
       (code) => finish(Number.isInteger(code) ? code : EXIT_SOFTWARE),

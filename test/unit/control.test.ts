@@ -260,6 +260,18 @@ describe('control socket protocol', () => {
       await c.until(() => s.running === 0 && s.connections === 0, 'the server to drop the request');
     }));
 
+  it('a client that shuts down its sending side still gets every reply, then the server closes', () =>
+    withServer('p8', async (s) => {
+      const c = await raw(s.path);
+      let ended = false;
+      c.sock.on('end', () => (ended = true));
+      c.sock.end('{"id":1,"cmd":"ifmcstat"}\n{"id":2,"cmd":"send","argv":["239.1.1.1","--count","3","--interval","30"]}\n');
+      await c.until(() => ended, 'the server to close its side');
+      expect(c.lines.filter((l) => 'exit' in l)).toEqual([{ id: 1, exit: 0 }, { id: 2, exit: 0 }]);
+      expect(c.lines.find((l) => l.id === 2 && 'out' in l)?.out).toBe('sent 3 datagrams of 6 bytes to 239.1.1.1 port 5000 on em0 (ttl 1)\n');
+      c.close();
+    }));
+
   it('refuses a second host of the same name (EADDRINUSE), replaces a stale socket, refuses a non-socket file', async () => {
     await withServer('dup', async (s) => {
       const h = makeHost('dup');
