@@ -335,6 +335,16 @@ describe('taplab -j client', () => {
       expect(dup.err).toMatch(/^join: EADDRNOTAVAIL: .*the source is already included\n$/);
       const unknown = await runCli(['j1', 'frobnicate']);
       expect(unknown).toEqual({ code: 64, out: '', err: 'taplab: host j1: no command named "frobnicate" on host j1; {"cmd":"help"} lists them (EINVAL)\n' });
+      // A relative snapshot file is made absolute in the client's directory, not the host's.
+      const cwd = process.cwd();
+      process.chdir(dir);
+      try {
+        const snap = await runCli(['j1', 'snapshot', 'rel.snap']);
+        expect(snap).toEqual({ code: 0, out: `wrote a snapshot of host j1 to ${join(dir, 'rel.snap')}\n`, err: '' });
+      } finally {
+        process.chdir(cwd);
+      }
+      expect(existsSync(join(dir, 'rel.snap'))).toBe(true);
       const hosts = await listHosts();
       expect(hosts.find((x) => x.name === 'j1')).toMatchObject({ state: 'alive', info: 'j1 test' });
     });
