@@ -325,18 +325,20 @@ export class MgmdRouterIf {
     });
   }
 
-  /** Send a general query now and schedule the next (startup spacing while startup queries are left). */
-  private generalQuery(): void {
+  /**
+   * Send a general query now and schedule the next: Startup Query Interval
+   * apart while startup queries are left (`startupLeft` counts those still
+   * to send after this one), Query Interval apart after.
+   */
+  private generalQuery(startupFollowUp = false): void {
     this.gqTimer?.stop();
+    if (startupFollowUp && this.startupLeft > 0) this.startupLeft--;
     this.sendQuery(this.zeroGroup(), [], this.qriMs, false);
-    let next = this.qiMs;
-    if (this.startupLeft > 0) {
-      this.startupLeft--;
-      next = this.cfg.startupQueryIntervalMs ?? this.cfg.qi * 250;
-    }
+    const startup = this.startupLeft > 0;
+    const next = startup ? (this.cfg.startupQueryIntervalMs ?? this.cfg.qi * 250) : this.qiMs;
     this.gqTimer = this.b.sched.callout(next, () => {
       this.gqTimer = undefined;
-      if (this.querier) this.generalQuery();
+      if (this.querier) this.generalQuery(startup);
     }, 'querier general query');
   }
 

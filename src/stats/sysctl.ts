@@ -43,6 +43,7 @@ import { IgmpStat } from './igmp_stats.js';
 import { registerProto } from './sysctl_proto.js';
 import { registerNet } from './sysctl_net.js';
 import { registerKvm } from './sysctl_kvm.js';
+import { registerQuerier } from './sysctl_querier.js';
 import type { Inet } from '../inet/inet.js';
 import type { InMulti } from '../inet/in_mcast.js';
 import { AF_INET as SA_INET, AF_INET6 as SA_INET6, AF_LINK as SA_LINK, sockaddrToString } from '../driver/sockaddr.js';
@@ -240,6 +241,7 @@ export class SysctlTree {
       registerProto(this);
       registerNet(this);
       registerKvm(this);
+      registerQuerier(this);
     }
   }
 

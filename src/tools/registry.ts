@@ -8,6 +8,7 @@ import { netstatTool } from './netstat.js';
 import { HOST_COMMANDS } from './hostcmd.js';
 import { sysctlTool } from './sysctl_cmd.js';
 import { ifconfigTool } from './ifconfig.js';
+import { querierTool } from './querier.js';
 
 export const TOOLS: ReadonlyMap<string, Tool> = new Map<string, Tool>([
   [ifmcstatTool.name, ifmcstatTool],
@@ -15,4 +16,5 @@ export const TOOLS: ReadonlyMap<string, Tool> = new Map<string, Tool>([
   ...HOST_COMMANDS.map((t): [string, Tool] => [t.name, t]),
   [sysctlTool.name, sysctlTool],
   [ifconfigTool.name, ifconfigTool],
+  [querierTool.name, querierTool],
 ]);
