@@ -2,7 +2,7 @@
  * What netstat(1) reads besides the protocol statistics (sysctl_proto.ts)
  * and the interface lists (net.route.iflist / ifmalist in sysctl.ts):
  *
- *   net.inet.udp.pcblist   {4,2,17,AUTO}  the UDP sockets, IPv4 and IPv6 (netstat, netstat -a)
+ *   net.inet.udp.pcblist   {4,2,17,5}     the UDP sockets, IPv4 and IPv6 (netstat, netstat -a)
  *   net.route.dump         {4,17,AUTO}    the route tables, IPv4 and IPv6 (netstat -r)
  *   net.route.stats        {4,17,AUTO}    struct rtstat plus rttrash (netstat -rs)
  *   kern.ipc.pktbufs       {1,30,AUTO}    taplab's packet buffers (netstat -m)
@@ -10,9 +10,8 @@
  * FreeBSD's pcblist is a stream of struct xinpcb and its route dump a
  * stream of routing messages; taplab models neither, so these leaves, like
  * net.route.iflist, answer with a typed value whose bytes are its UTF-8
- * JSON. All are read-only (EPERM). FreeBSD numbers net.inet.udp.pcblist 5
- * (UDPCTL_PCBLIST); here it is OID_AUTO so that it can never collide with
- * a statistics leaf registered first.
+ * JSON. All are read-only (EPERM). net.inet.udp.pcblist has FreeBSD's
+ * number 5 (UDPCTL_PCBLIST; the statistics are UDPCTL_STATS, 2).
  *
  * What the route tables are: taplab routes IPv4 by longest-prefix match
  * over Ipv4.routes (connected prefixes and the default route), and sends
@@ -166,7 +165,7 @@ export function registerNet(tree: SysctlTree): void {
   const ids = new WeakMap<UdpSocket, number>();
   let nextId = 1;
   const udp = tree.node(`net:${CTL_NET}.inet:${PF_INET}.udp:${IPPROTO_UDP}`);
-  tree.addLeaf(udp, 'pcblist', 'auto', {
+  tree.addLeaf(udp, 'pcblist', 5, {
     fmt: 'S,json',
     descr: 'List of active UDP sockets, IPv4 and IPv6, newest bound first (what netstat lists), as JSON',
     writable: false,

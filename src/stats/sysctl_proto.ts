@@ -3,7 +3,7 @@
  *
  *   net.inet.ip.stats          {4,2,0,12}    struct ipstat      (232 bytes)
  *   net.inet.icmp.stats        {4,2,1,2}     struct icmpstat    (752)
- *   net.inet.udp.stats         {4,2,17,5}    struct udpstat     (112)
+ *   net.inet.udp.stats         {4,2,17,2}    struct udpstat     (112)
  *   net.inet6.ip6.stats        {4,28,41,6}   struct ip6stat     (3320)
  *   net.inet6.icmp6.stats      {4,28,58,1}   struct icmp6stat   (4632)
  *   net.inet6.ip6.ifstats.<ifindex>     struct in6_ifstat   (160)
@@ -42,7 +42,7 @@ export const IPPROTO_UDP = 17;
 export const IPPROTO_ICMPV6 = 58;
 export const IPCTL_STATS = 12;
 export const ICMPCTL_STATS = 2;
-export const UDPCTL_STATS = 5;
+export const UDPCTL_STATS = 2;
 export const IPV6CTL_STATS = 6;
 export const ICMPV6CTL_STATS = 1;
 
