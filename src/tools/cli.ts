@@ -41,11 +41,24 @@ function hostCommandsHelp(): string {
 }
 
 /**
+ * The terminal's streams for a remote command. `sysctl -b` prints raw
+ * bytes, which the protocol carries as a binary string (one char per byte):
+ * those go out as bytes, everything else as UTF-8 text.
+ */
+function stdio(cmd: string | undefined, args: string[]): { out(s: string): void; err(s: string): void } {
+  const binary = cmd === 'sysctl' && args.some((a) => /^-[a-zA-Z]*b/.test(a));
+  return {
+    out: (s) => void process.stdout.write(binary ? Buffer.from(s, 'latin1') : s),
+    err: (s) => void process.stderr.write(s),
+  };
+}
+
+/**
  * `taplab -j NAME COMMAND [ARGS...]`: send the command to the host's control
  * socket, stream its output, and exit with its status. The first SIGINT asks
  * the host to cancel the command (netstat -w stops); a second one gives up.
  */
-export async function runOnHost(
+export async function runRemote(
   name: string,
   cmd: string,
   args: string[],
@@ -105,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write('taplab: usage: taplab -j NAME COMMAND [ARGS...] (taplab -j NAME help lists the commands)\n');
       return EX_USAGE;
     }
-    return runOnHost(name, rest[0], rest.slice(1));
+    return runRemote(name, rest[0], rest.slice(1), stdio(rest[0], rest.slice(1)));
   }
 
   const program = new Command('taplab')

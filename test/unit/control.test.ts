@@ -22,7 +22,7 @@ import type { Tool } from '../../src/tools/tool.js';
 import { ifmcstat } from '../../src/tools/ifmcstat.js';
 import { ControlClient, ControlServer, MAX_REQUEST_BYTES, controlSocketPath, listHosts, probeSocket } from '../../src/lab/control.js';
 import { HostDaemon } from '../../src/lab/hostd.js';
-import { runOnHost } from '../../src/tools/cli.js';
+import { runRemote } from '../../src/tools/cli.js';
 import { recordTypeName } from '../../src/igmp/codec.js';
 import { inToString } from '../../src/inet/in.js';
 
@@ -311,7 +311,7 @@ describe('control socket protocol', () => {
 async function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runOnHost(argv[0], argv[1], argv.slice(2), { out: (s) => void (out += s), err: (s) => void (err += s) });
+  const code = await runRemote(argv[0], argv[1], argv.slice(2), { out: (s) => void (out += s), err: (s) => void (err += s) });
   return { code, out, err };
 }
 
