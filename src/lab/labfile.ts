@@ -942,7 +942,7 @@ export function parseKernelSocketCommand(argv: string[], host: HostSpec): Kernel
   return cmd;
 }
 
-const KERNEL_USAGE = {
+const KERNEL_USAGE: Record<string, string> = {
   join: 'join GROUP [-i IF] [--include S1,S2]',
   leave: 'leave GROUP [-i IF] [--source S1,S2]',
   send: 'send GROUP[:PORT] [-i IF] [--port P] [--count N] [--ttl N] [--data TEXT]',
