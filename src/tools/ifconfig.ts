@@ -42,6 +42,7 @@
  * Setting addresses and other FreeBSD parameters are refused by name; a
  * snapshot (no env.ioctl) refuses every change with one line.
  */
+import { getopt, getoptMessage } from './getopt.js';
 import type { SysctlReader, Tool, ToolEnv } from './tool.js';
 import type { IflistEntry } from '../stats/sysctl.js';
 import type { IfmibData } from '../stats/layouts.js';
@@ -228,27 +229,18 @@ class Ifconfig {
     let downonly = false;
     let uponly = false;
     let namesonly = false;
-    let i = 0;
-    for (; i < argv.length; i++) {
-      const arg = argv[i];
-      if (arg === '--') {
-        i++;
-        break;
-      }
-      if (arg.length < 2 || arg[0] !== '-') break;
-      for (const c of arg.slice(1)) {
-        if (c === 'a') all = true;
-        else if (c === 'd') downonly = true;
-        else if (c === 'u') uponly = true;
-        else if (c === 'l') namesonly = true;
-        else if (c === 'n') continue;
-        else {
-          this.err += `ifconfig: illegal option -- ${c}\n`;
-          this.usage();
-        }
-      }
+    const { items, operands } = getopt(argv, 'adlnu');
+    for (const it of items) {
+      if (it.error) {
+        this.err += getoptMessage('ifconfig', it);
+        this.usage();
+      } else if (it.opt === 'a') all = true;
+      else if (it.opt === 'd') downonly = true;
+      else if (it.opt === 'u') uponly = true;
+      else if (it.opt === 'l') namesonly = true;
+      // -n: accepted, nothing to load
     }
-    let args = argv.slice(i);
+    let args = operands;
     if (namesonly && all) this.usage();
     if (uponly && downonly) this.usage();
     if (!namesonly && args.length < 1) all = true;

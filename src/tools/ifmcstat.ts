@@ -18,6 +18,7 @@ import type { IflistEntry, IfmalistEntry, IfFamily } from '../stats/sysctl.js';
 import { in6Parse, in6ToString } from '../inet/in6.js';
 import type { KvmIfnet } from '../stats/sysctl_kvm.js';
 import { readSnapshot } from '../stats/snapshot.js';
+import { getopt, getoptMessage } from './getopt.js';
 import type { IgmpIfinfo } from '../igmp/igmp.js';
 import type { MldIfinfo } from '../mld/mld.js';
 
@@ -61,7 +62,7 @@ export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptio
     throw new Exit(EX_USAGE);
   };
   try {
-    // ---- getopt("i:f:vM:N:"), plus K so it can be refused by name.
+    // ---- getopt("i:f:vKM:N:")
     let ifindex = 0;
     let af: IfFamily | undefined;
     if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
@@ -72,51 +73,38 @@ export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptio
     let kflag = false;
     let core: string | undefined;
     let ifname: string | undefined;
-    let i = 0;
-    for (; i < argv.length; i++) {
-      const arg = argv[i];
-      if (arg === '--') {
-        i++;
-        break;
-      }
-      if (arg.length < 2 || arg[0] !== '-') break;
-      for (let j = 1; j < arg.length; j++) {
-        const c = arg[j];
-        if (c === 'v') {
-          vflag++;
-          continue;
-        }
-        if (c === 'K') {
-          kflag = true;
-          continue;
-        }
-        if (c === 'i' || c === 'f' || c === 'M' || c === 'N') {
-          let optarg: string;
-          if (j + 1 < arg.length) optarg = arg.slice(j + 1);
-          else if (i + 1 < argv.length) optarg = argv[++i];
-          else {
-            err += `ifmcstat: option requires an argument -- ${c}\n`;
-            return usage();
-          }
-          if (c === 'i') ifname = optarg;
-          else if (c === 'f') {
-            if (optarg === 'inet' || optarg === 'inet6' || optarg === 'link') af = optarg;
-            else {
-              err += `${optarg}: unknown address family\n`;
-              throw new Exit(EX_USAGE);
-            }
-          } else if (c === 'M') core = optarg;
-          else {
-            err += `ifmcstat: -N ${optarg}: taplab has no kernel name list; -M FILE reads a host snapshot, which needs none\n`;
-            throw new Exit(EX_USAGE);
-          }
-          break;
-        }
-        err += `ifmcstat: illegal option -- ${c}\n`;
+    const { items, operands } = getopt(argv, 'i:f:vKM:N:');
+    for (const it of items) {
+      if (it.error) {
+        err += getoptMessage('ifmcstat', it);
         return usage();
       }
+      switch (it.opt) {
+        case 'v':
+          vflag++;
+          break;
+        case 'K':
+          kflag = true;
+          break;
+        case 'i':
+          ifname = it.arg;
+          break;
+        case 'f':
+          if (it.arg !== 'inet' && it.arg !== 'inet6' && it.arg !== 'link') {
+            err += `${it.arg}: unknown address family\n`;
+            throw new Exit(EX_USAGE);
+          }
+          af = it.arg;
+          break;
+        case 'M':
+          core = it.arg;
+          break;
+        case 'N':
+          err += `ifmcstat: -N ${it.arg}: taplab has no kernel name list; -M FILE reads a host snapshot, which needs none\n`;
+          throw new Exit(EX_USAGE);
+      }
     }
-    if (i < argv.length) usage();
+    if (operands.length) usage();
     if (af === 'link' && vflag) usage();
 
     // ---- -M: read a snapshot instead of the live tree (the core file of kvm_openfiles).

@@ -49,6 +49,7 @@
  *    for --libxo json. JSON is written once, at the end (for -w, when the
  *    count runs out or the run is aborted).
  */
+import { getopt, getoptMessage } from './getopt.js';
 import type { SysctlReader, Tool, ToolEnv } from './tool.js';
 import type { IflistEntry, IfmalistEntry, IfaData } from '../stats/sysctl.js';
 import type { IfData } from '../driver/ifnet.js';
@@ -405,30 +406,16 @@ function parseArgs(argv: string[], env: ToolEnv, err: (s: string) => void): Opts
     }
     rest.push(a);
   }
-  // getopt("46AaBbdF:f:ghI:iLlM:mN:nPp:Qq:RrSTsuWw:xz")
-  const withArg = new Set(['F', 'f', 'I', 'M', 'N', 'p', 'q', 'w']);
-  let k = 0;
   let x = false;
   let T = false;
-  for (; k < rest.length; k++) {
-    const a = rest[k];
-    if (a === '--') {
-      k++;
-      break;
-    }
-    if (a.length < 2 || a[0] !== '-') break;
-    for (let j = 1; j < a.length; j++) {
-      const c = a[j];
-      let optarg = '';
-      if (withArg.has(c)) {
-        if (j + 1 < a.length) optarg = a.slice(j + 1);
-        else if (k + 1 < rest.length) optarg = rest[++k];
-        else {
-          err(`netstat: option requires an argument -- ${c}\n`);
-          usage();
-        }
-        j = a.length;
-      }
+  const { items, operands } = getopt(rest, '46AaBbdF:f:ghI:iLlM:mN:nPp:Qq:RrSTsuWw:xz');
+  for (const it of items) {
+    if (it.error) {
+      err(getoptMessage('netstat', it));
+      usage();
+    } else {
+      const c = it.opt;
+      const optarg = it.arg;
       switch (c) {
         case '4':
           o.af = 'inet';
@@ -535,21 +522,19 @@ function parseArgs(argv: string[], env: ToolEnv, err: (s: string) => void): Opts
         case 'z':
           o.z = true;
           break;
-        default:
-          err(`netstat: illegal option -- ${c}\n`);
-          usage();
       }
     }
   }
   // BACKWARD_COMPATIBILITY: a leading number is the interval; anything else names a kernel.
-  if (k < rest.length) {
-    if (/^\d/.test(rest[k])) {
-      o.interval = atoi(rest[k]);
+  let k = 0;
+  if (k < operands.length) {
+    if (/^\d/.test(operands[k])) {
+      o.interval = atoi(operands[k]);
       if (o.interval <= 0) usage();
       o.i = true;
       k++;
     }
-    if (k < rest.length) die(`${rest[k]}: reading a kernel name list or core needs kvm(3); taplab's netstat reads only the sysctl tree of a live host or snapshot`);
+    if (k < operands.length) die(`${operands[k]}: reading a kernel name list or core needs kvm(3); taplab's netstat reads only the sysctl tree of a live host or snapshot`);
   }
   if (x && T) die('-x and -T are incompatible, pick one.');
   if (x || T) die(`-${x ? 'x' : 'T'}: taplab has no TCP and keeps no socket buffer details beyond Recv-Q/Send-Q`);

@@ -63,6 +63,7 @@
  * tree's lookup is lazy for tables, so a named leaf whose read answers
  * ENOENT is reported as an unknown oid, like FreeBSD.
  */
+import { getopt, getoptMessage } from './getopt.js';
 import type { SysctlReader, Tool, ToolEnv } from './tool.js';
 import type { SysctlInfo } from '../stats/sysctl.js';
 
@@ -551,26 +552,17 @@ export function sysctl(env: ToolEnv, argv: string[]): number {
       env.out(HELP);
       return 0;
     }
-    let i = 0;
-    for (; i < argv.length; i++) {
-      const arg = argv[i];
-      if (arg === '--') {
-        i++;
-        break;
-      }
-      if (arg.length < 2 || arg[0] !== '-') break;
-      for (const c of arg.slice(1)) {
-        if (c in flags) flags[c as keyof Flags] = true;
-        else if (c === 'A') flags.a = flags.o = true; // compatibility, as FreeBSD
-        else if (c === 'X') flags.a = flags.x = true;
-        else if (c === 'w') continue; // compatibility: name=value implies a write
-        else {
-          err += `sysctl: illegal option -- ${c}\n`;
-          usage();
-        }
-      }
+    const { items, operands } = getopt(argv, 'AabdeiNnoqtwXx');
+    for (const it of items) {
+      if (it.error) {
+        err += getoptMessage('sysctl', it);
+        usage();
+      } else if (it.opt in flags) flags[it.opt as keyof Flags] = true;
+      else if (it.opt === 'A') flags.a = flags.o = true; // compatibility, as FreeBSD
+      else if (it.opt === 'X') flags.a = flags.x = true;
+      // -w: compatibility, name=value implies a write
     }
-    const names = argv.slice(i);
+    const names = operands;
     if (flags.N && flags.n) usage();
     s = new Sysctl(env, flags);
     if (flags.a && names.length === 0) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { vlab } from '../helpers/vlab.js';
-import { KernError } from '../../src/kern/errno.js';
+import { errnoOf } from '../helpers/errno.js';
 import { IPPROTO_IP, IP_ADD_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP } from '../../src/inet/socket.js';
 import { SysctlTree, type IflistEntry, type IfmalistEntry } from '../../src/stats/sysctl.js';
 import { ifmcstat, ifmcstatTool } from '../../src/tools/ifmcstat.js';
@@ -9,15 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+const code = errnoOf;
 
 /**
  * The state of freebsd-formats.md §1.7/§1.8 on a taplab host: em0 with MAC

@@ -3,20 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vlab } from '../helpers/vlab.js';
-import { KernError } from '../../src/kern/errno.js';
+import { errnoOf } from '../helpers/errno.js';
 import { SysctlTree } from '../../src/stats/sysctl.js';
 import { readSnapshot, takeSnapshot, writeSnapshot, SnapshotTree } from '../../src/stats/snapshot.js';
 import { IP_ADD_MEMBERSHIP, IPPROTO_IP } from '../../src/inet/socket.js';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+const code = errnoOf;
 
 function host() {
   const L = vlab(4);

@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { vlab } from '../helpers/vlab.js';
-import { KernError } from '../../src/kern/errno.js';
+import { errnoOf } from '../helpers/errno.js';
 import { SysctlTree } from '../../src/stats/sysctl.js';
 import { decodeCounters, isLayoutError } from '../../src/stats/layouts.js';
 import { Icmp6Stat, IpStat, UdpStat } from '../../src/stats/inet_stats.js';
 import { IP_ADD_MEMBERSHIP, IP_BLOCK_SOURCE, IPPROTO_IP } from '../../src/inet/socket.js';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+const code = errnoOf;
 
 function lab() {
   const L = vlab(7);
