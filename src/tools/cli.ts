@@ -5,6 +5,7 @@
  *   taplab host NAME --attach tap0 ...  one host as a long-running process with a control socket
  *   taplab -j NAME COMMAND [ARGS...]    run a command on a running host (like FreeBSD's jexec)
  *   taplab hosts                        list the running hosts
+ *   taplab run LAB [--virtual-time ...] run a lab file (src/lab/runcmd.ts: exit 0 pass, 1 fail, 65 bad file)
  *
  * Exit codes: 64 usage (EX_USAGE), 69 the host is not there (EX_UNAVAILABLE),
  * 71 an errno error (EX_OSERR), 77 no CAP_NET_ADMIN (EX_NOPERM); with -j, the
@@ -202,6 +203,20 @@ Exit codes: 64 usage, 69 no such host / host not running, 71 errno error, 77 no 
         }
         throw e;
       }
+    });
+
+  program
+    .command('run')
+    .description('Run a lab file: build its topology, run its steps, check its expectations (exit 0 only if all hold; labs/README.md)')
+    .argument('<lab>', 'the lab file (YAML), e.g. labs/01-igmpv3-join.yaml')
+    .option('--seed <n>', 'seed every random choice (default: the lab\'s seed, else 1)', intArg('--seed'))
+    .option('--pcap <dir>', 'write a pcapng file per taplab interface into DIR (HOST-IF.pcapng)')
+    .option('--virtual-time', 'run in virtual time (labs with only memory segments and no kernel hosts): milliseconds, same trace every time')
+    .option('-q, --quiet', 'print only failed checks and the result')
+    .option('--json', 'print the result (timeline, checks) as JSON')
+    .action(async (file: string, o: { seed?: number; pcap?: string; virtualTime?: boolean; quiet?: boolean; json?: boolean }) => {
+      const { runLabCommand } = await import('../lab/runcmd.js');
+      code = await runLabCommand(file, o);
     });
 
   program
