@@ -323,7 +323,9 @@ function describeAjvError(e: ErrorObject): { path: Path; message: string; key?: 
     case 'format': {
       const f = FORMATS[(e.params as { format: string }).format];
       if (e.propertyName !== undefined) return { path: [...path, e.propertyName], key: e.propertyName, message: `"${e.propertyName}" is not ${f?.what ?? expected}` };
-      return { path, message: `expected ${f?.what ?? expected}` };
+      // A duration's own description says what the time means (since the start, a delay...).
+      const fmtName = (e.params as { format: string }).format;
+      return { path, message: `expected ${fmtName === 'duration' && expected ? expected : (f?.what ?? expected)}` };
     }
     case 'pattern':
       if (e.propertyName !== undefined) return { path: [...path, e.propertyName], key: e.propertyName, message: `"${e.propertyName}" is not ${expected}` };
@@ -336,9 +338,8 @@ function describeAjvError(e: ErrorObject): { path: Path; message: string; key?: 
     case 'maxItems':
       return { path, message: `expected ${expected ?? e.message}` };
     case 'discriminator':
-      return { path: [...path, 'type'], message: 'expected type: memory or type: bridge' };
     case 'oneOf':
-      return undefined; // with a discriminator, the branch's own errors say it
+      return undefined; // the segment's `type` enum (or required) says it; with a known type the branch's own errors do
     default:
       return { path, message: `expected ${expected ?? e.message}` };
   }
