@@ -141,7 +141,7 @@ export interface Lab {
   steps: StepSpec[];
   /** Checks made when the lab ends. */
   expect: CheckSpec[];
-  /** When the lab ends (ms since start). */
+  /** When the lab ends (ms since start): the later of duration and the last step, or SETTLE_MS after the last step without a duration. */
   endMs: number;
   /** Why the lab cannot run in virtual time, or undefined when it can. */
   virtualTimeRefusal?: string;
@@ -481,6 +481,9 @@ interface RawLab {
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/** How long a lab without a duration runs after its last step. */
+export const SETTLE_MS = 1000;
+
 const KERNEL_WORDS = new Set(['join', 'leave', 'send']);
 
 class Checker {
@@ -536,7 +539,8 @@ class Checker {
       segments: segList,
       steps,
       expect,
-      endMs: Math.max(durationMs, lastEnd),
+      // Without a duration the lab ends a second after its last step, so that what the step set off is seen.
+      endMs: r.duration === undefined ? lastEnd + SETTLE_MS : Math.max(durationMs, lastEnd),
       virtualTimeRefusal,
     };
   }

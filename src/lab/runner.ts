@@ -762,7 +762,10 @@ export class LabSession {
         const when = `[${formatTime(c.fromMs)}, ${formatTime(to)}]`;
         let seen = `${n} matching message${n === 1 ? '' : 's'} in ${when}${ok ? '' : ` (expected ${want})`}`;
         if (ok && n) seen += `, first at ${formatTime(hits[0].timeMs)}`;
-        if (!ok) seen += `; on ${c.iface.host}.${c.iface.ifname} then: ${onIf.length ? '' : 'none'}\n${onIf.slice(0, 8).map((e) => `  ${formatTime(e.timeMs)} ${e.dir} ${e.src} → ${e.dst} ${e.text}`).join('\n')}`;
+        if (!ok)
+          seen += onIf.length
+            ? `; all ${onIf.length} on ${c.iface.host}.${c.iface.ifname} in the window:\n${onIf.slice(0, 12).map((e) => `  ${formatTime(e.timeMs)} ${e.dir} ${e.src} → ${e.dst} ${e.text}`).join('\n')}${onIf.length > 12 ? '\n  ...' : ''}`
+            : `; ${c.iface.host}.${c.iface.ifname} saw no IGMP or MLD message in the window`;
         return { ok, seen: seen.trimEnd() };
       }
     }
