@@ -6,6 +6,10 @@
  *   taplab -j NAME COMMAND [ARGS...]    run a command on a running host (like FreeBSD's jexec)
  *   taplab hosts                        list the running hosts
  *   taplab run LAB [--virtual-time ...] run a lab file (src/lab/runcmd.ts: exit 0 pass, 1 fail, 65 bad file)
+ *   taplab shell LAB                    an interactive prompt on a lab (src/lab/shell.ts)
+ *
+ * As a normal user, demo, host and labs with kernel parts re-execute in a
+ * user namespace of their own (src/lab/rootless.ts).
  *
  * Exit codes: 64 usage (EX_USAGE), 69 the host is not there (EX_UNAVAILABLE),
  * 71 an errno error (EX_OSERR), 77 no CAP_NET_ADMIN (EX_NOPERM); with -j, the
@@ -18,6 +22,7 @@ import { KernError } from '../kern/errno.js';
 import { netAdminStatus } from '../lab/netns.js';
 import { ControlClient, ControlUnavailable, controlSocketPath, listHosts, runtimeDir } from '../lab/control.js';
 import { TOOLS } from './registry.js';
+import { shellHelpText } from '../lab/shellhelp.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -148,6 +153,9 @@ Exit codes: 64 usage, 69 no such host / host not running, 71 errno error, 77 no 
       'Run a host on a TAP in a private network namespace and show the kernel\'s multicast being filtered before and after a join (needs CAP_NET_ADMIN)',
     )
     .action(async () => {
+      const { rootless } = await import('../lab/rootless.js');
+      const rc = await rootless('taplab demo', { what: 'the demo makes a TAP in a network namespace', namespaces: true, taps: true, namedNetns: true });
+      if (rc !== undefined) return void (code = rc);
       const st = netAdminStatus();
       if (!st.ok) {
         process.stderr.write(`taplab demo: ${st.reason}\n`);
@@ -174,6 +182,9 @@ Exit codes: 64 usage, 69 no such host / host not running, 71 errno error, 77 no 
     .option('--robustness <n>', 'the IGMP/MLD Robustness Variable of the interface (1..7; a querier\'s QRV overrides it)', intArg('--robustness'))
     .option('--pcap <file>', 'write every frame in and out to this pcapng file')
     .action(async (name: string, o: Record<string, unknown>) => {
+      const { rootless } = await import('../lab/rootless.js');
+      const rc = await rootless(`taplab host ${name}`, { what: 'a host opens a TAP', namespaces: false, taps: true });
+      if (rc !== undefined) return void (code = rc);
       const { runHostd } = await import('../lab/hostd.js');
       try {
         code = await runHostd({
@@ -214,9 +225,41 @@ Exit codes: 64 usage, 69 no such host / host not running, 71 errno error, 77 no 
     .option('--virtual-time', 'run in virtual time (labs with only memory segments and no kernel hosts): milliseconds, same trace every time')
     .option('-q, --quiet', 'print only failed checks and the result')
     .option('--json', 'print the result (timeline, checks) as JSON')
-    .action(async (file: string, o: { seed?: number; pcap?: string; virtualTime?: boolean; quiet?: boolean; json?: boolean }) => {
+    .option('--shell', 'after the steps and checks, open the lab shell on the live lab instead of tearing it down (taplab shell --help)')
+    .action(async (file: string, o: { seed?: number; pcap?: string; virtualTime?: boolean; quiet?: boolean; json?: boolean; shell?: boolean }) => {
+      if (o.shell && (o.json || o.quiet)) {
+        process.stderr.write('taplab run: --shell is interactive; it takes neither --json nor --quiet\n');
+        return void (code = EX_USAGE);
+      }
+      if (!o.virtualTime) {
+        const { rootless, labFileNeed } = await import('../lab/rootless.js');
+        const rc = await rootless('taplab run', await labFileNeed(file));
+        if (rc !== undefined) return void (code = rc);
+      }
+      if (o.shell) {
+        const { runShellCommand } = await import('../lab/shell.js');
+        return void (code = await runShellCommand(file, { seed: o.seed, pcap: o.pcap, virtualTime: o.virtualTime, runFirst: true }));
+      }
       const { runLabCommand } = await import('../lab/runcmd.js');
       code = await runLabCommand(file, o);
+    });
+
+  program
+    .command('shell')
+    .description('An interactive prompt on a lab: build its topology, then run tools on its hosts, its steps and its checks when you say (exit or Ctrl-D tears it down)')
+    .argument('<lab>', 'the lab file (YAML), e.g. labs/01-igmpv3-join.yaml')
+    .option('--seed <n>', 'seed every random choice (default: the lab\'s seed, else 1)', intArg('--seed'))
+    .option('--pcap <dir>', 'write a pcapng file per taplab interface into DIR (HOST-IF.pcapng)')
+    .option('--virtual-time', 'run in virtual time (labs with only memory segments): the clock moves only with step, run, wait and expect')
+    .addHelpText('after', shellHelpText())
+    .action(async (file: string, o: { seed?: number; pcap?: string; virtualTime?: boolean }) => {
+      if (!o.virtualTime) {
+        const { rootless, labFileNeed } = await import('../lab/rootless.js');
+        const rc = await rootless('taplab shell', await labFileNeed(file));
+        if (rc !== undefined) return void (code = rc);
+      }
+      const { runShellCommand } = await import('../lab/shell.js');
+      code = await runShellCommand(file, { seed: o.seed, pcap: o.pcap, virtualTime: o.virtualTime });
     });
 
   program
