@@ -207,7 +207,8 @@ export class LabShell {
       completer: (l: string) => this.complete(l),
       historySize: 1000,
       removeHistoryDuplicates: true,
-      prompt: 'taplab> ',
+      // A prompt for a person; none when commands come from a pipe and go to one.
+      prompt: this.terminal || (this.input as NodeJS.ReadStream).isTTY ? 'taplab> ' : '',
       ...(history ? { history } : {}),
     });
     this.rl = rl;
@@ -284,7 +285,7 @@ export class LabShell {
       void this.finish(SHELL_EXIT_SIGINT);
       return;
     }
-    if (this.rl && !this.rlClosed) {
+    if (this.terminal && this.rl && !this.rlClosed) {
       this.rl.write(null, { ctrl: true, name: 'e' });
       this.rl.write(null, { ctrl: true, name: 'u' });
     }
