@@ -13,7 +13,11 @@
  *    time to build every report (target < 50 ms), bytes against the minimum
  *    for the same records (fully packed), memory per membership (< 1 KiB).
  *
- * Options: --quick (shorter runs), --only filter|mgmd|forward, --pairs N (alternating rounds per size).
+ *  - querier: one IGMPv3 querier interface takes 10,000 member hosts' reports on a
+ *    simulated segment: reports per second and memory per group and per source,
+ *    against the host side's record-building rate (bench/querier.ts).
+ *
+ * Options: --quick (shorter runs), --only filter|mgmd|querier|forward, --pairs N (alternating rounds per size).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -78,6 +82,14 @@ function benchMgmd() {
       `memory ${m.bytesPerMembership === undefined ? '?' : Math.round(m.bytesPerMembership)} bytes per membership (target < 1024) ` +
       `${ok((m.bytesPerMembership ?? Infinity) < 1024)}`,
   );
+}
+
+// ---------------------------------------------------------------- IGMPv3 querier at scale
+function benchQuerier() {
+  compileJs();
+  const r = spawnSync(process.execPath, ['--expose-gc', join(out, 'js/bench/querier.js'), '10000', quick ? '3' : '7', '--lines'], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) line(`querier  failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  else line(r.stdout.trimEnd());
 }
 
 // ---------------------------------------------------------------- filter
@@ -230,4 +242,5 @@ async function benchForward() {
 line(`taplab bench (${new Date().toISOString()}, node ${process.version})`);
 if (!only || only === 'filter') benchFilter();
 if (!only || only === 'mgmd') benchMgmd();
+if (!only || only === 'querier') benchQuerier();
 if (!only || only === 'forward') await benchForward();
