@@ -674,7 +674,10 @@ export class MgmdRouterIf {
     const now = this.b.sched.now();
     if (g.v1Host > now && g.v1Host < next) next = g.v1Host;
     if (g.v2Host > now && g.v2Host < next) next = g.v2Host;
-    if (g.timer?.pending && g.timer.deadline === next) return;
+    // Timers mostly move later (every report refreshes them): a callout due
+    // no later than the new earliest deadline is kept, and when it fires
+    // early expire() finds nothing due and arms the next one.
+    if (g.timer?.pending && g.timer.deadline <= next) return;
     g.timer?.stop();
     g.timer = undefined;
     if (next === Infinity) return;
