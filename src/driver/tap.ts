@@ -86,7 +86,7 @@ function checkInt(what: string, v: number | undefined, min: number, max: number,
 
 const CAPABILITY_HELP =
   'creating or attaching a TAP needs CAP_NET_ADMIN: run as root, or give node the capability with ' +
-  '`sudo setcap cap_net_admin+ep $(readlink -f $(which node))`, or run rootless inside `unshare -Urn`';
+  '`sudo setcap cap_net_admin+ep $(readlink -f $(which node))`, or in a user namespace (`unshare -Urn`), where /dev/net/tun must be open to the user (mode 0666)';
 
 /** Turn an error from the addon into a KernError naming the device and what to do. */
 function mapOpenError(e: unknown, name: string | undefined, netns: string | undefined, attach: boolean): KernError {

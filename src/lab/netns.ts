@@ -3,7 +3,8 @@
  * iproute2. Each namespace is created with a unique name and removed in a
  * finally block; a namespace's TAPs, veths and bridges go with it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { kerr } from '../kern/errno.js';
 
 export interface Netns {
@@ -23,14 +24,15 @@ export function netAdminStatus(): { ok: boolean; reason: string } {
     return {
       ok: false,
       reason:
-        'creating TAPs and namespaces needs CAP_NET_ADMIN: run as root (sudo), or rootless inside `unshare -Urn`',
+        'creating TAPs and namespaces needs CAP_NET_ADMIN: run as root (sudo); as a normal user taplab runs labs in a user namespace of its own when the kernel allows it, and TAPs there need /dev/net/tun to be open to the user (mode 0666)',
     };
   return { ok: true, reason: '' };
 }
 
 function hasCapNetAdmin(): boolean {
   try {
-    const status = execFileSync('cat', ['/proc/self/status'], { encoding: 'utf8' });
+    // This process's own capabilities (not those of a child such as cat).
+    const status = readFileSync('/proc/self/status', 'utf8');
     const m = /^CapEff:\s*([0-9a-f]+)/m.exec(status);
     return !!m && (BigInt(`0x${m[1]}`) & (1n << 12n)) !== 0n;
   } catch {
