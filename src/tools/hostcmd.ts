@@ -5,7 +5,8 @@
  * API, so IGMP and MLD react exactly as they do for any other socket.
  *
  * The memberships are held by sockets the host keeps for these commands:
- * one socket per interface and address family, made on first use. Every
+ * one socket per interface and address family, made on first use, and more
+ * when a command names one with --socket (two programs on one host). Every
  * command uses the protocol-independent calls of RFC 3678 §5.1
  * (MCAST_JOIN_GROUP, MCAST_JOIN_SOURCE_GROUP, MCAST_BLOCK_SOURCE, ...):
  *
@@ -62,22 +63,27 @@ class Usage extends Error {}
 
 // ---------------------------------------------------------------- the sockets a host keeps
 
-/** The membership sockets of one host, by "ifname/family". */
+/**
+ * The membership sockets of one host, by "ifname/family/name": one per
+ * interface and family, and more when a command names one with --socket
+ * (two programs on one host, each with its own filter on the same group,
+ * whose filters the interface merges).
+ */
 class HostMemberships {
-  readonly sockets = new Map<string, UdpSocket>();
+  readonly sockets = new Map<string, { so: UdpSocket; name: string }>();
 
   constructor(readonly host: Host) {}
 
-  socket(ifp: Ifnet, family: Family): UdpSocket {
-    const key = `${ifp.if_xname}/${family}`;
-    let so = this.sockets.get(key);
-    if (!so || so.closed) this.sockets.set(key, (so = this.host.inet.socket(family)));
-    return so;
+  socket(ifp: Ifnet, family: Family, name = ''): UdpSocket {
+    const key = `${ifp.if_xname}/${family}/${name}`;
+    let e = this.sockets.get(key);
+    if (!e || e.so.closed) this.sockets.set(key, (e = { so: this.host.inet.socket(family), name }));
+    return e.so;
   }
 
-  peek(ifp: Ifnet, family: Family): UdpSocket | undefined {
-    const so = this.sockets.get(`${ifp.if_xname}/${family}`);
-    return so && !so.closed ? so : undefined;
+  peek(ifp: Ifnet, family: Family, name = ''): UdpSocket | undefined {
+    const e = this.sockets.get(`${ifp.if_xname}/${family}/${name}`);
+    return e && !e.so.closed ? e.so : undefined;
   }
 }
 
@@ -92,6 +98,8 @@ function memberships(host: Host): HostMemberships {
 
 /** One membership held by the host commands, for `groups` and for shutdown. */
 export interface HeldMembership {
+  /** The socket's name given with --socket ('' for the default one). */
+  socket: string;
   ifname: string;
   family: Family;
   group: string;
@@ -102,10 +110,11 @@ export interface HeldMembership {
 /** The memberships the host commands hold on `host`, in socket then join order. */
 export function heldMemberships(host: Host): HeldMembership[] {
   const out: HeldMembership[] = [];
-  for (const so of memberships(host).sockets.values()) {
+  for (const { so, name } of memberships(host).sockets.values()) {
     if (so.closed) continue;
     for (const m of so.memberships.values()) {
       out.push({
+        socket: name,
         ifname: m.ifp.if_xname,
         family: so.family,
         group: so.ops.format(m.group),
@@ -126,7 +135,7 @@ export function heldMemberships(host: Host): HeldMembership[] {
 export function leaveAllGroups(host: Host): HeldMembership[] {
   const held = heldMemberships(host);
   const m = memberships(host);
-  for (const so of m.sockets.values()) so.close();
+  for (const { so } of m.sockets.values()) so.close();
   m.sockets.clear();
   return held;
 }
@@ -262,6 +271,14 @@ function makeTool(spec: CmdSpec): Tool {
   };
 }
 
+/** A --socket name: letters, digits, '-' and '_'. */
+function socketName(v: unknown): string {
+  if (v === undefined) return '';
+  const name = String(v);
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(name)) throw new Usage(`--socket ${JSON.stringify(name)}: a socket name is 1 to 32 letters, digits, '-' or '_'`);
+  return name;
+}
+
 function positionalCount(positionals: string[], min: number, max: number, cmd: string): void {
   if (positionals.length < min) throw new Usage(`${cmd} needs ${min === 1 ? 'a group' : 'a group and a source'}`);
   if (positionals.length > max) throw new Usage(`unexpected argument ${JSON.stringify(positionals[max])}`);
@@ -276,8 +293,8 @@ function describe(g: Addr, ifp: Ifnet, mode: string, sources: Addr[]): string {
 export const joinTool = makeTool({
   name: 'join',
   summary: 'join a multicast group on the host (any-source, or --include/--exclude sources; IPv4 and IPv6)',
-  usage: 'join GROUP [-i IF] [--include S1,S2,... | --exclude S1,S2,...]',
-  options: { interface: { type: 'string', short: 'i' }, include: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true } },
+  usage: 'join GROUP [-i IF] [--include S1,S2,... | --exclude S1,S2,...] [--socket NAME]',
+  options: { interface: { type: 'string', short: 'i' }, include: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true }, socket: { type: 'string', short: 's' } },
   body(env, host, v, pos) {
     positionalCount(pos, 1, 1, 'join');
     const g = parseGroup(pos[0], 'join');
@@ -285,7 +302,7 @@ export const joinTool = makeTool({
     const inc = parseSources(v.include as string[] | undefined, g, '--include');
     const exc = parseSources(v.exclude as string[] | undefined, g, '--exclude');
     const ifp = interfaceOf(host, v.interface as string | undefined);
-    const so = memberships(host).socket(ifp, g.family);
+    const so = memberships(host).socket(ifp, g.family, socketName(v.socket));
     const lv = level(g.family);
     if (v.include) {
       // Source by source; a failure takes back what this command added.
@@ -318,16 +335,16 @@ export const joinTool = makeTool({
 export const leaveTool = makeTool({
   name: 'leave',
   summary: 'leave a multicast group on the host, or drop sources from a source-specific membership',
-  usage: 'leave GROUP [-i IF] [--source S[,S...]]...',
-  options: { interface: { type: 'string', short: 'i' }, source: { type: 'string', multiple: true } },
+  usage: 'leave GROUP [-i IF] [--source S[,S...]]... [--socket NAME]',
+  options: { interface: { type: 'string', short: 'i' }, source: { type: 'string', multiple: true }, socket: { type: 'string', short: 's' } },
   body(env, host, v, pos) {
     positionalCount(pos, 1, 1, 'leave');
     const g = parseGroup(pos[0], 'leave');
     const srcs = parseSources(v.source as string[] | undefined, g, '--source');
     const ifp = interfaceOf(host, v.interface as string | undefined);
-    const so = memberships(host).peek(ifp, g.family);
+    const so = memberships(host).peek(ifp, g.family, socketName(v.socket));
     if (!so || !so.memberships.get(ifp, g.addr))
-      throw kerr('EADDRNOTAVAIL', `${g.text} on ${ifp.if_xname}: the host has not joined this group there (see \`groups\`)`);
+      throw kerr('EADDRNOTAVAIL', `${g.text} on ${ifp.if_xname}: the host has not joined this group there${v.socket ? ` on socket ${v.socket}` : ''} (see \`groups\`)`);
     const lv = level(g.family);
     if (!srcs.length) {
       so.setsockopt(lv, MCAST_LEAVE_GROUP, gr(ifp, g));
@@ -359,16 +376,16 @@ function blockTool(block: boolean): Tool {
     summary: block
       ? 'block a source of an any-source (EXCLUDE) membership on the host'
       : 'unblock a source blocked in an any-source (EXCLUDE) membership on the host',
-    usage: `${name} GROUP SOURCE [-i IF]`,
-    options: { interface: { type: 'string', short: 'i' } },
+    usage: `${name} GROUP SOURCE [-i IF] [--socket NAME]`,
+    options: { interface: { type: 'string', short: 'i' }, socket: { type: 'string', short: 's' } },
     body(env, host, v, pos) {
       positionalCount(pos, 2, 2, name);
       const g = parseGroup(pos[0], name);
       const s = parseSource(pos[1], g);
       const ifp = interfaceOf(host, v.interface as string | undefined);
-      const so = memberships(host).peek(ifp, g.family);
+      const so = memberships(host).peek(ifp, g.family, socketName(v.socket));
       if (!so || !so.memberships.get(ifp, g.addr))
-        throw kerr('EADDRNOTAVAIL', `${g.text} on ${ifp.if_xname}: the host has not joined this group there (see \`groups\`)`);
+        throw kerr('EADDRNOTAVAIL', `${g.text} on ${ifp.if_xname}: the host has not joined this group there${v.socket ? ` on socket ${v.socket}` : ''} (see \`groups\`)`);
       so.setsockopt(level(g.family), block ? MCAST_BLOCK_SOURCE : MCAST_UNBLOCK_SOURCE, gsr(ifp, g, s));
       const f = so.getsourcefilter(ifp.if_index, g.addr);
       env.out(`${g.text} on ${ifp.if_xname}: ${f.mode === MCAST_EXCLUDE ? 'exclude' : 'include'} {${f.sources.join(', ')}}\n`);
@@ -394,7 +411,7 @@ export const groupsTool = makeTool({
       return EX_OK;
     }
     const w = Math.max(...rows.map((r) => r.group.length));
-    for (const r of rows) env.out(`${r.ifname}\t${r.family.padEnd(5)}\t${r.group.padEnd(w)}\t${r.mode} {${r.sources.join(', ')}}\n`);
+    for (const r of rows) env.out(`${r.ifname}\t${r.family.padEnd(5)}\t${r.group.padEnd(w)}\t${r.mode} {${r.sources.join(', ')}}${r.socket ? `\tsocket ${r.socket}` : ''}\n`);
     return EX_OK;
   },
 });

@@ -242,3 +242,26 @@ describe('host commands: snapshot', () => {
     }
   });
 });
+
+describe('named sockets (--socket): two programs on one host', () => {
+  it('an INCLUDE and an EXCLUDE socket on one group merge into the interface state (RFC 9776 §3.2)', async () => {
+    const { L, run } = lab();
+    expect((await run('join 239.1.1.1 --include 198.51.100.7,198.51.100.8 --socket a')).code).toBe(0);
+    expect((await run('join 239.1.1.1 --exclude 198.51.100.9,198.51.100.7 -s b')).code).toBe(0);
+    L.run(3000);
+    const v = (await run('ifmcstat -v -i em0 -f inet')).stdout;
+    // EXCLUDE wins; a source is excluded only when every EXCLUDE socket excludes it and no INCLUDE socket includes it.
+    expect(v).toContain('group 239.1.1.1 mode exclude srcs 198.51.100.9\n');
+    const g = (await run('groups')).stdout;
+    expect(g).toMatch(/239\.1\.1\.1\tinclude \{198\.51\.100\.7, 198\.51\.100\.8\}\tsocket a\n/);
+    expect(g).toMatch(/239\.1\.1\.1\texclude \{198\.51\.100\.9, 198\.51\.100\.7\}\tsocket b\n/);
+    // The same group on the default socket is a third listener; leaving socket b leaves INCLUDE {7, 8}.
+    expect((await run('leave 239.1.1.1 --socket b')).code).toBe(0);
+    L.run(3000);
+    expect((await run('ifmcstat -v -i em0 -f inet')).stdout).toContain('group 239.1.1.1 mode include srcs 198.51.100.7,198.51.100.8\n');
+    const bad = await run('leave 239.1.1.1 --socket zz');
+    expect(bad.code).toBe(71);
+    expect(bad.stderr).toMatch(/not joined this group there on socket zz/);
+    expect((await run('join 239.2.2.2 --socket no/slash')).code).toBe(64);
+  });
+});
