@@ -14,7 +14,8 @@
  * `where` ("file:line:col") on everything a runtime error may need to point
  * at. The format is documented in labs/README.md.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node as YamlNode } from 'yaml';
 import { KernError } from '../kern/errno.js';
@@ -402,12 +403,25 @@ export interface LoadedLab {
 /** Read and check a lab file. Throws LabFileError (every problem) or KernError ENOENT. */
 export function loadLabFile(path: string, displayName = path): LoadedLab {
   let text: string;
+  // A curriculum lab is a directory holding lab.yaml beside its README.
+  if (isDirectory(path)) {
+    path = join(path, 'lab.yaml');
+    displayName = join(displayName, 'lab.yaml');
+  }
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new KernError('ENOENT', `cannot read the lab file ${displayName}: ${(e as Error).message}`);
   }
   return parseLab(text, displayName);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Parse and check lab text; `file` names it in messages. Throws LabFileError. */

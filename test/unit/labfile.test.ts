@@ -275,3 +275,11 @@ expect:
     expect(splitWords(`join 'unterminated`)).toBeUndefined();
   });
 });
+
+describe('lab directories', () => {
+  it('a directory is read as its lab.yaml, and named so in messages', () => {
+    const loaded = loadLabFile('labs/03-igmpv3-ssm-filters');
+    expect(loaded.lab.name).toMatch(/IGMPv3 source filters/);
+    expect(() => loadLabFile('labs/no-such-lab')).toThrow(/cannot read the lab file labs\/no-such-lab/);
+  });
+});
