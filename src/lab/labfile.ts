@@ -92,7 +92,7 @@ export type MdbMatch = { group: string; port?: IfRef; source?: string; mode?: 'i
 
 export type CheckSpec = { where: Where; label: string; withinMs: number } & (
   | { kind: 'output'; host: string; line: string; argv: string[]; contains: string[]; notContains: string[]; matches: string[]; exit: number }
-  | { kind: 'sysctl'; host: string; name: string; equals?: string | number | boolean; min?: number; max?: number }
+  | { kind: 'sysctl'; host: string; name: string; field?: string; equals?: string | number | boolean; min?: number; max?: number }
   | { kind: 'mdb'; segment: string; has: MdbMatch[]; lacks: MdbMatch[] }
   | {
       kind: 'packets';
@@ -775,7 +775,7 @@ class Checker {
     }
     const kind = kinds[0];
     const allowed: Record<string, string[]> = {
-      sysctl: ['equals', 'min', 'max'],
+      sysctl: ['field', 'equals', 'min', 'max'],
       mdb: ['has', 'lacks'],
       packets: ['dir', 'proto', 'type', 'version', 'group', 'record', 'sources', 'between', 'count', 'min', 'max'],
     };
@@ -798,7 +798,9 @@ class Checker {
         return undefined;
       }
       if (c.equals === undefined && c.min === undefined && c.max === undefined) this.err(p, 'a sysctl check needs equals, min or max');
-      return { kind: 'sysctl', host, name, equals: c.equals as string | number | boolean | undefined, min: c.min as number | undefined, max: c.max as number | undefined, where, withinMs: within, label: (c.label as string) ?? `${host} sysctl ${name}` };
+      const field = c.field as string | undefined;
+      if (field !== undefined && this.hosts.get(host)?.kind !== 'taplab') this.err([...p, 'field'], `field works on taplab hosts' structure values; ${host} is a kernel host`);
+      return { kind: 'sysctl', host, name, field, equals: c.equals as string | number | boolean | undefined, min: c.min as number | undefined, max: c.max as number | undefined, where, withinMs: within, label: (c.label as string) ?? `${host} sysctl ${name}${field ? ` ${field}` : ''}` };
     }
     if (kind === 'mdb') {
       const seg = this.segments.get(String(c.mdb));

@@ -21,7 +21,7 @@ export const STEP_KEYS = ['at', 'after', 'note', 'pause', 'link', 'version', 'br
 export const CHECK_KEYS = [
   'label', 'within',
   'contains', 'not_contains', 'matches', 'exit',
-  'sysctl', 'equals', 'min', 'max',
+  'sysctl', 'field', 'equals', 'min', 'max',
   'mdb', 'has', 'lacks',
   'packets', 'dir', 'proto', 'type', 'version', 'group', 'record', 'sources', 'between', 'count',
 ] as const;
@@ -181,6 +181,7 @@ const check: Schema = {
     matches: { type: ['string', 'array'], format: 'regex', items: { type: 'string', format: 'regex' }, description: 'a regular expression (or a list) the output must match' },
     exit: int(0, 255, 'the exit status the command must have (default 0)'),
     sysctl: str('HOST NAME, like h1 net.inet.igmp.default_version', { pattern: '^\\S+\\s+\\S+$' }),
+    field: str('with sysctl: a field of a structure value, as a dotted path, like ips_notmember or data.ifi_imcasts', { pattern: '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*$' }),
     equals: { type: ['string', 'number', 'boolean'], description: 'the value expected' },
     min: { type: 'number', description: 'a number: the least value (or count) expected' },
     max: { type: 'number', description: 'a number: the greatest value (or count) expected' },

@@ -734,7 +734,11 @@ export class LabSession {
         let value: string;
         const th = this.taplab.get(c.host);
         if (th) {
-          const v = sysctlTreeOf(th.host).get(c.name).value;
+          let v = sysctlTreeOf(th.host).get(c.name).value;
+          for (const part of c.field ? c.field.split('.') : []) {
+            if (v === null || typeof v !== 'object' || !(part in v)) return { ok: false, seen: `${c.name} has no field ${c.field}` };
+            v = (v as Record<string, unknown>)[part];
+          }
           value = typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
         } else {
           const r = await this.kernel.get(c.host)!.ns.exec('sysctl', ['-n', c.name], { allowFail: true });
@@ -747,7 +751,7 @@ export class LabSession {
         if (c.min !== undefined) ok &&= num >= c.min;
         if (c.max !== undefined) ok &&= num <= c.max;
         const want = [c.equals !== undefined ? `= ${c.equals}` : '', c.min !== undefined ? `>= ${c.min}` : '', c.max !== undefined ? `<= ${c.max}` : ''].filter(Boolean).join(', ');
-        return { ok, seen: `${c.name} is ${value}${ok ? '' : ` (expected ${want})`}` };
+        return { ok, seen: `${c.name}${c.field ? ` ${c.field}` : ''} is ${value}${ok ? '' : ` (expected ${want})`}` };
       }
       case 'mdb': {
         const entries = await this.mdb(c.segment);
