@@ -17,7 +17,11 @@
  *    simulated segment: reports per second and memory per group and per source,
  *    against the host side's record-building rate (bench/querier.ts).
  *
- * Options: --quick (shorter runs), --only filter|mgmd|querier|forward, --pairs N (alternating rounds per size).
+ *  - labscale: 1,000 taplab hosts on in-memory segments for 24 hours of
+ *    protocol time with default timers, in virtual time: wall time (target
+ *    < 60 s, printed as a ratio to it) and memory (bench/labscale.ts).
+ *
+ * Options: --quick (shorter runs), --only filter|mgmd|querier|labscale|forward, --pairs N (alternating rounds per size).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -89,6 +93,15 @@ function benchQuerier() {
   compileJs();
   const r = spawnSync(process.execPath, ['--expose-gc', join(out, 'js/bench/querier.js'), '10000', quick ? '3' : '7', '--lines'], { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) line(`querier  failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  else line(r.stdout.trimEnd());
+}
+
+// ---------------------------------------------------------------- a big lab for a day
+function benchLabScale() {
+  compileJs();
+  // --quick: the same lab for 2 hours (the target is for 24).
+  const r = spawnSync(process.execPath, ['--expose-gc', join(out, 'js/bench/labscale.js'), '1000', quick ? '2' : '24'], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) line(`labscale failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
   else line(r.stdout.trimEnd());
 }
 
@@ -243,4 +256,5 @@ line(`taplab bench (${new Date().toISOString()}, node ${process.version})`);
 if (!only || only === 'filter') benchFilter();
 if (!only || only === 'mgmd') benchMgmd();
 if (!only || only === 'querier') benchQuerier();
+if (!only || only === 'labscale') benchLabScale();
 if (!only || only === 'forward') await benchForward();

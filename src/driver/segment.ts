@@ -87,11 +87,24 @@ export class Segment {
     this.sent += count;
     const now = this.sched.now();
     for (const fn of this.observers) for (const f of frames) fn(from, f, now);
+    if (this.loss === 0) {
+      // Lossless (the common case): one list of receivers, no per-port plan.
+      const to = this.ports.filter((p) => p !== from);
+      if (to.length === 0) return;
+      this.sched.callout(
+        this.delayMs,
+        () => {
+          for (const p of to) p.deliver(frames);
+        },
+        `segment ${this.name} delivery`,
+      );
+      return;
+    }
     // Decide losses now, in sending order, so the random stream does not depend on timing.
     const plan: [SegmentPort, Uint8Array[]][] = [];
     for (const to of this.ports) {
       if (to === from) continue;
-      const keep = this.loss > 0 ? frames.filter(() => (this.random.float() < this.loss ? (this.lost++, false) : true)) : frames;
+      const keep = frames.filter(() => (this.random.float() < this.loss ? (this.lost++, false) : true));
       if (keep.length) plan.push([to, keep]);
     }
     if (plan.length === 0) return;
@@ -117,6 +130,9 @@ export class SegmentPort implements EtherDevice {
   drops = 0;
   /** Frames delivered to the driver. */
   delivered = 0;
+  private scratch = new Uint8Array(2048);
+  private readonly pass: Uint8Array[] = [];
+  private lengths = new Uint32Array(8);
 
   constructor(
     readonly segment: Segment,
@@ -167,17 +183,29 @@ export class SegmentPort implements EtherDevice {
   /** @internal */
   deliver(frames: Uint8Array[]): void {
     if (!this.handlers || !this.up || this.closed) return;
+    // The device contract: frames are views valid during input(), so one
+    // scratch buffer per port serves every delivery.
+    const pass = this.pass;
+    pass.length = 0;
     let slot = 0;
-    for (const f of frames) slot = Math.max(slot, f.length);
-    const pass = this.filterSet ? frames.filter((f) => this.filter.accepts(f, 0) || (this.drops++, false)) : frames;
-    if (pass.length === 0) return;
-    const buf = new Uint8Array(slot * pass.length);
-    const lengths = new Uint32Array(pass.length);
-    pass.forEach((f, i) => {
-      buf.set(f, i * slot);
-      lengths[i] = f.length;
-    });
-    this.delivered += pass.length;
-    this.handlers.input(buf, slot, lengths, pass.length);
+    for (const f of frames) {
+      if (this.filterSet && !this.filter.accepts(f, 0)) {
+        this.drops++;
+        continue;
+      }
+      if (f.length > slot) slot = f.length;
+      pass.push(f);
+    }
+    const n = pass.length;
+    if (n === 0) return;
+    if (this.scratch.length < slot * n) this.scratch = new Uint8Array(Math.max(slot * n, 2 * this.scratch.length));
+    if (this.lengths.length < n) this.lengths = new Uint32Array(Math.max(n, 2 * this.lengths.length));
+    for (let i = 0; i < n; i++) {
+      this.scratch.set(pass[i], i * slot);
+      this.lengths[i] = pass[i].length;
+    }
+    pass.length = 0;
+    this.delivered += n;
+    this.handlers.input(this.scratch, slot, this.lengths, n);
   }
 }
