@@ -424,6 +424,31 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/**
+ * Load a lab for a command (`taplab run`, `taplab shell`): warnings and
+ * errors go to `err` in file:line:col form, prefixed by the command's name
+ * `me`; the result is the lab, or 65 (EX_DATAERR) when it is not valid and
+ * nothing may start.
+ */
+export function loadLabForCommand(file: string, me: string, err: (s: string) => void): Lab | 65 {
+  try {
+    const loaded = loadLabFile(file);
+    for (const w of loaded.warnings) err(`warning: ${formatDiagnostic(w)}\n`);
+    return loaded.lab;
+  } catch (e) {
+    if (e instanceof LabFileError) {
+      for (const d of e.diagnostics) err(`${formatDiagnostic(d)}\n`);
+      err(`${me}: ${file} is not a valid lab (${e.diagnostics.length} error${e.diagnostics.length === 1 ? '' : 's'}); nothing was started\n`);
+      return 65;
+    }
+    if (e instanceof KernError) {
+      err(`${me}: ${e.message}\n`);
+      return 65;
+    }
+    throw e;
+  }
+}
+
 /** Parse and check lab text; `file` names it in messages. Throws LabFileError. */
 export function parseLab(text: string, file: string): LoadedLab {
   const lc = new LineCounter();

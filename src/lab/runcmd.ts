@@ -9,8 +9,7 @@
  * topology could not be built (EX_OSERR); 77 no CAP_NET_ADMIN for a kernel
  * lab (EX_NOPERM); 130 interrupted.
  */
-import { KernError } from '../kern/errno.js';
-import { LabFileError, formatDiagnostic, formatTime, loadLabFile, type Lab } from './labfile.js';
+import { formatTime, loadLabForCommand } from './labfile.js';
 import { netAdminStatus } from './netns.js';
 import { labNeedsKernel, runLab, virtualTimeRefusal, type LabResult, type TimelineLine } from './runner.js';
 
@@ -36,23 +35,8 @@ export const EX_INTERRUPTED = 130;
 export async function runLabCommand(file: string, o: RunCommandOptions = {}): Promise<number> {
   const out = o.out ?? ((s: string) => void process.stdout.write(s));
   const err = o.err ?? ((s: string) => void process.stderr.write(s));
-  let lab: Lab;
-  try {
-    const loaded = loadLabFile(file);
-    lab = loaded.lab;
-    for (const w of loaded.warnings) err(`warning: ${formatDiagnostic(w)}\n`);
-  } catch (e) {
-    if (e instanceof LabFileError) {
-      for (const d of e.diagnostics) err(`${formatDiagnostic(d)}\n`);
-      err(`taplab run: ${file} is not a valid lab (${e.diagnostics.length} error${e.diagnostics.length === 1 ? '' : 's'}); nothing was started\n`);
-      return EX_DATAERR;
-    }
-    if (e instanceof KernError) {
-      err(`taplab run: ${e.message}\n`);
-      return EX_DATAERR;
-    }
-    throw e;
-  }
+  const lab = loadLabForCommand(file, 'taplab run', err);
+  if (lab === EX_DATAERR) return EX_DATAERR;
   if (o.virtualTime) {
     const why = virtualTimeRefusal(lab);
     if (why) {

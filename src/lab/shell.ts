@@ -30,7 +30,7 @@ import { KernError, kerr } from '../kern/errno.js';
 import { TOOLS, sysctlTreeOf } from '../tools/registry.js';
 import { hostEnv } from '../tools/tool.js';
 import { ControlServer, controlSocketPath, probeSocket } from './control.js';
-import { LabFileError, formatDiagnostic, formatTime, loadLabFile, parseDuration, splitWords, type Lab, type StepSpec } from './labfile.js';
+import { formatTime, loadLabForCommand, parseDuration, splitWords, type Lab, type StepSpec } from './labfile.js';
 import { netAdminStatus } from './netns.js';
 import { LabSession, labNeedsKernel, virtualTimeRefusal, type CheckResult, type TimelineLine } from './runner.js';
 import { SHELL_COMMANDS, shellCommandsHelp } from './shellhelp.js';
@@ -616,23 +616,8 @@ export async function runShellCommand(file: string, o: ShellCommandOptions = {})
   const out = o.out ?? ((s: string) => void process.stdout.write(s));
   const err = o.err ?? ((s: string) => void process.stderr.write(s));
   const me = o.runFirst ? 'taplab run --shell' : 'taplab shell';
-  let lab: Lab;
-  try {
-    const loaded = loadLabFile(file);
-    lab = loaded.lab;
-    for (const w of loaded.warnings) err(`warning: ${formatDiagnostic(w)}\n`);
-  } catch (e) {
-    if (e instanceof LabFileError) {
-      for (const d of e.diagnostics) err(`${formatDiagnostic(d)}\n`);
-      err(`${me}: ${file} is not a valid lab (${e.diagnostics.length} error${e.diagnostics.length === 1 ? '' : 's'}); nothing was started\n`);
-      return 65;
-    }
-    if (e instanceof KernError) {
-      err(`${me}: ${e.message}\n`);
-      return 65;
-    }
-    throw e;
-  }
+  const lab = loadLabForCommand(file, me, err);
+  if (lab === 65) return 65;
   if (o.virtualTime) {
     const why = virtualTimeRefusal(lab);
     if (why) {

@@ -930,7 +930,11 @@ describe.skipIf(!!skipReason)('IGMP and MLD against the Linux bridge (private ne
         lab.afterCapture.push(async (cap) => {
           const r = await ns.exec('tshark', ['-r', cap.file, '-n', '-Y', `udp.dstport == ${d.port}`, '-T', 'fields', '-e', 'data.data'], { timeoutMs: 30_000 });
           const onWire = r.stdout.split('\n').filter(Boolean).map((h) => Buffer.from(h.replace(/:/g, ''), 'hex').toString());
-          expect(onWire).toEqual(['joined', 'joined', 'joined', 'included', 'included', 'included']);
+          // Before the join the bridge may still flood the group to every port: Linux floods all
+          // multicast until it counts a querier as present (br_multicast_querier_exists), which on
+          // a loaded machine can come after the first query we saw. The host's own filter dropped
+          // those frames (the socket saw none, above). From the join on, the MDB decides.
+          expect(onWire.filter((t) => t !== 'before')).toEqual(['joined', 'joined', 'joined', 'included', 'included', 'included']);
         });
       }),
     30_000);
