@@ -9,7 +9,7 @@
 import { kerr } from '../kern/errno.js';
 import { Observers } from '../kern/observers.js';
 import { remainingSeconds } from '../kern/clock.js';
-import { IFF_MULTICAST } from '../driver/if_var.js';
+import { IFF_MULTICAST, LINK_STATE_UP } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET } from '../driver/sockaddr.js';
 import { IgmpStat } from '../stats/igmp_stats.js';
@@ -105,11 +105,17 @@ export class Igmp {
           addrLen: 4,
           address: () => inet.v4.primaryAddress(ifp),
           send: (q) => this.sendQuery(ifp, q),
+          // IPv4 header 20 + Router Alert 4 + query header 12; 4 bytes a source.
+          maxQuerySources: () => Math.floor((ifp.if_mtu - 24 - 12) / 4),
           isSsm: (g) => g[0] === 232,
           fmt: inToString,
         }),
       (ifp, on) => if_allmulti(ifp, on),
     );
+    host.ifnets.subscribe((ifp, ev) => {
+      if (ev === 'link' && ifp.if_link_state === LINK_STATE_UP) this.routers.linkUp(ifp);
+      if (ev === 'detach') this.routers.detach(ifp);
+    });
   }
 
   /** Make this host the IGMP querier of an interface (RFC 9776 §6; version 1 or 2 for RFC 1112/2236 routers). */
@@ -127,9 +133,9 @@ export class Igmp {
   }
 
   /** A query from this host's querier: TTL 1, Router Alert (not in v1), general ones to 224.0.0.1. */
-  private sendQuery(ifp: Ifnet, q: RouterQuery): void {
+  private sendQuery(ifp: Ifnet, q: RouterQuery): boolean {
     const src = this.host.inet.v4.primaryAddress(ifp);
-    if (!src) return;
+    if (!src) return false;
     const general = q.group.every((b) => b === 0);
     const msg = igmpQuery({
       version: q.generation,
@@ -142,7 +148,7 @@ export class Igmp {
     });
     const dst = general ? INADDR_ALLHOSTS_GROUP : q.group;
     if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
-    this.host.inet.v4.output(igmpEmit(msg), { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: q.generation > 1 });
+    return this.host.inet.v4.output(igmpEmit(msg), { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: q.generation > 1 }) === 0;
   }
 
   /** The interface's IGMP state, created on first use (igmp_domifattach). */

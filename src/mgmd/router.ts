@@ -62,8 +62,10 @@ export interface RouterBinding {
   readonly addrLen: number;
   /** The address this router queries from (IPv4 interface address, IPv6 link-local); undefined: none yet. */
   address(): Uint8Array | undefined;
-  /** Put a query on the wire. */
-  send(q: RouterQuery): void;
+  /** Put a query on the wire; false when it could not go (no address to send from, link down). */
+  send(q: RouterQuery): boolean;
+  /** How many sources fit in one group-and-source query on this link (RFC 9776 §4.1.8: the MTU limits them). */
+  maxQuerySources(): number;
   /** Whether a group is in the source-specific range (232/8, ff3x::/32). */
   isSsm(group: Uint8Array): boolean;
   /** Address text for traces and tables. */
@@ -106,6 +108,8 @@ export class RouterStats {
   queriesReceived = 0;
   /** v3 records dropped as malformed: unknown record type, group not multicast. */
   badRecords = 0;
+  /** General queries of an older version than ours (an older router on the link, §7.3.1). */
+  olderVersionQueries = 0;
   /** v1/v2 reports longer than 8 octets (the extra octets are ignored, RFC 2236 §2.5). */
   reportsWithTrailingData = 0;
   /** Times this router gave up being querier to a lower address. */
@@ -217,7 +221,17 @@ export class MgmdRouterIf {
     checkRouterConfig(next);
     const genChanged = next.generation !== this.cfg.generation;
     this.cfg = next;
-    if (genChanged) for (const g of this.groups.values()) this.rearm(g);
+    if (!genChanged) return;
+    // Queries pending in the old version are dropped (a v1 router has no group queries);
+    // a general query in the new version tells the hosts at once.
+    for (const g of this.groups.values()) {
+      g.gRetrans = 0;
+      for (const src of g.sources.values()) src.retrans = 0;
+      g.rtx?.stop();
+      g.rtx = undefined;
+      this.rearm(g);
+    }
+    if (this.querier) this.generalQuery();
   }
 
   /** The robustness variable, query interval and query response interval in use (adopted ones as a non-querier). */
@@ -233,9 +247,13 @@ export class MgmdRouterIf {
   get lmqc(): number {
     return this.cfg.lmqc ?? this.rv;
   }
-  /** Group Membership Interval (RFC 9776 §8.4). */
+  /**
+   * Group Membership Interval (RFC 9776 §8.4; MALI, RFC 9777 §9.4): RV times
+   * QI plus twice the Query Response Interval (the 2025 revisions; RFC
+   * 3376/3810 added it once).
+   */
   get gmi(): number {
-    return this.rv * this.qiMs + this.qriMs;
+    return this.rv * this.qiMs + 2 * this.qriMs;
   }
   /** Last Member Query Time (§8.8). */
   get lmqt(): number {
@@ -307,22 +325,31 @@ export class MgmdRouterIf {
     return new Uint8Array(this.b.addrLen);
   }
 
+  /**
+   * Put a query on the wire, split into as many group-and-source queries as
+   * the link's MTU needs (RFC 9776 §4.1.8, RFC 9777 §5.1.10). Counted only
+   * when it went out.
+   */
   private sendQuery(group: Uint8Array, sources: Uint8Array[], maxRespMs: number, sFlag: boolean): void {
-    const general = group.every((x) => x === 0);
-    if (general) this.stats.generalQueriesSent++;
-    else if (sources.length) this.stats.groupSourceQueriesSent++;
-    else this.stats.groupQueriesSent++;
     const gen = this.cfg.generation;
-    this.b.send({
-      generation: gen,
-      group,
-      sources,
-      // IGMPv1 queries carry no response time (hosts use 10 s).
-      maxRespMs: gen === 1 ? 0 : maxRespMs,
-      sFlag: gen === 3 && sFlag,
-      qrv: this.cfg.rv,
-      qqiSeconds: this.cfg.qi,
-    });
+    const max = Math.max(1, this.b.maxQuerySources());
+    for (let i = 0; i === 0 || i < sources.length; i += max) {
+      const part = sources.length > max ? sources.slice(i, i + max) : sources;
+      const sent = this.b.send({
+        generation: gen,
+        group,
+        sources: part,
+        // IGMPv1 queries carry no response time (hosts use 10 s).
+        maxRespMs: gen === 1 ? 0 : maxRespMs,
+        sFlag: gen === 3 && sFlag,
+        qrv: this.cfg.rv,
+        qqiSeconds: this.cfg.qi,
+      });
+      if (!sent) return;
+      if (group.every((x) => x === 0)) this.stats.generalQueriesSent++;
+      else if (part.length) this.stats.groupSourceQueriesSent++;
+      else this.stats.groupQueriesSent++;
+    }
   }
 
   /**
@@ -438,7 +465,15 @@ export class MgmdRouterIf {
     const now = this.b.sched.now();
     const general = q.group.every((x) => x === 0);
     if (own && compareAddr(q.src, own) === 0) return; // our own, looped
-    if (!own || compareAddr(q.src, own) < 0) {
+    // §7.3.1: an older router on the link must be configured for; say so (counted, traced).
+    if (general && q.generation < this.cfg.generation) {
+      this.stats.olderVersionQueries++;
+      this.trace(`querier: an ${q.generation === 1 ? 'IGMPv1' : 'older-version'} general query from ${this.b.fmt(q.src)}: configure this router for that version`);
+    }
+    // §6.6.2: only a General Query from a lower address takes the querier role away. A
+    // query from the unspecified address (a snooping switch without an address) is no
+    // querier to defer to.
+    if (general && !q.src.every((x) => x === 0) && (!own || compareAddr(q.src, own) < 0)) {
       if (this.isQuerier) {
         this.stats.querierLost++;
         this.trace(`querier: ${this.b.fmt(q.src)} has a lower address, becoming non-querier`);
@@ -448,9 +483,10 @@ export class MgmdRouterIf {
       this.gqTimer?.stop();
       this.gqTimer = undefined;
       this.startupLeft = 0;
+      // §4.1.6/§4.1.7: the most recent query's QRV and QQI, or our configured values when it gives 0.
       if (q.generation === 3) {
-        if (q.qrv) this.adoptedRv = q.qrv;
-        if (q.qqiSeconds) this.adoptedQi = q.qqiSeconds;
+        this.adoptedRv = q.qrv;
+        this.adoptedQi = q.qqiSeconds;
       }
       this.oqpTimer?.stop();
       this.oqpTimer = this.b.sched.callout(this.oqpi, () => {
@@ -462,8 +498,8 @@ export class MgmdRouterIf {
         this.generalQuery();
       }, 'other querier present');
     }
-    // §6.6.1: a non-querier lowers its timers on group queries without S.
-    if (general || this.isQuerier || q.sFlag) return;
+    // §6.6.1: a router that receives (or sends) a group query without S lowers its timers.
+    if (general || q.sFlag) return;
     const g = this.groups.get(addrKey(q.group));
     if (!g) return;
     const lmqt = this.lmqc * (q.maxRespMs || this.cfg.lmqiMs);
@@ -553,7 +589,8 @@ export class MgmdRouterIf {
     if (existing) {
       const mode = this.compatMode(existing);
       if (mode < 3) {
-        if (type === 'BLOCK') {
+        // §7.3.2: BLOCK is ignored and TO_EX loses its sources; in v1 mode TO_IN is ignored too.
+        if (type === 'BLOCK' || (mode === 1 && type === 'TO_IN')) {
           this.stats.recordsIgnored++;
           return;
         }
@@ -786,6 +823,15 @@ export class RouterInterfaces<I extends object> {
     private readonly make: (ifp: I) => MgmdRouterIf,
     private readonly allmulti: (ifp: I, on: boolean) => void,
   ) {}
+
+  /**
+   * The interface layer's news: the link came back (start over with
+   * startup queries, RFC 9776 §8.6), or the interface is going (stop and
+   * forget it, so no timer outlives it).
+   */
+  linkUp(ifp: I): void {
+    this.active(ifp)?.linkUp();
+  }
 
   get(ifp: I): MgmdRouterIf {
     let r = this.map.get(ifp);

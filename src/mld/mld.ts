@@ -10,7 +10,7 @@
 import { kerr } from '../kern/errno.js';
 import { Observers } from '../kern/observers.js';
 import { remainingSeconds } from '../kern/clock.js';
-import { IFF_MULTICAST } from '../driver/if_var.js';
+import { IFF_MULTICAST, LINK_STATE_UP } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET6 } from '../driver/sockaddr.js';
 import type { Host } from '../host.js';
@@ -125,6 +125,8 @@ export class Mld {
           addrLen: 16,
           address: () => inet.v6.linkLocal(ifp),
           send: (q) => this.sendQuery(ifp, q),
+          // IPv6 header 40 + Hop-by-Hop 8 + query header 28; 16 bytes a source.
+          maxQuerySources: () => Math.floor((ifp.if_mtu - 48 - 28) / 16),
           isSsm: in6IsSsm,
           fmt: in6ToString,
         }, { generation: 3 }),
@@ -134,6 +136,10 @@ export class Mld {
         inet.v6.info(ifp).mrouter = on;
       },
     );
+    host.ifnets.subscribe((ifp, ev) => {
+      if (ev === 'link' && ifp.if_link_state === LINK_STATE_UP) this.routers.linkUp(ifp);
+      if (ev === 'detach') this.routers.detach(ifp);
+    });
   }
 
   /** Make this host the MLD querier of an interface: version 2 (RFC 9777 §7) or 1 (RFC 2710). */
@@ -152,10 +158,10 @@ export class Mld {
   }
 
   /** A query from this host's querier: from the link-local address, hop limit 1, Hop-by-Hop Router Alert (RFC 9777 §5.1.14). */
-  private sendQuery(ifp: Ifnet, q: RouterQuery): void {
+  private sendQuery(ifp: Ifnet, q: RouterQuery): boolean {
     const v6 = this.host.inet.v6;
     const src = v6.linkLocal(ifp);
-    if (!src) return;
+    if (!src) return false;
     const general = q.group.every((b) => b === 0);
     const msg = mldQuery({
       version: q.generation === 3 ? 2 : 1,
@@ -169,7 +175,7 @@ export class Mld {
     const dst = general ? IN6ADDR_LINKLOCAL_ALLNODES : q.group;
     if (this.taps.size) this.taps.emit({ dir: 'out', ifp, src, dst, msg, time: this.host.sched.now() });
     const { type, body } = mldEmitBody(msg);
-    v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);
+    return v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0) === 0;
   }
 
   /** The records of an MLDv2 report a router acts on (unknown types and non-multicast addresses dropped and counted). */
@@ -325,14 +331,16 @@ export class Mld {
       st.mlds_rcv_reports++;
       if (!in6IsMulticast(m.group) || !in6Equal(m.group, dst)) return;
       if (this.host.inet.v6.ifaOf(src, ifp)) return; // our own
-      this.routers.active(ifp)?.oldReport(src, 2, m.group);
+      // RFC 9777 §5.2.14: routers take reports only from a link-local source (:: is ignored).
+      if (in6IsLinkLocal(src)) this.routers.active(ifp)?.oldReport(src, 2, m.group);
       if (this.host.inet.v6.findGroup(ifp, m.group)) {
         st.mlds_rcv_ourreports++;
         hi.otherReport(m.group);
       }
       return;
     }
-    const router = this.routers.active(ifp);
+    // RFC 9777 §5.2.14: routers take reports and dones only from a link-local source.
+    const router = in6IsLinkLocal(src) ? this.routers.active(ifp) : undefined;
     if (m.kind === 'v2report') {
       st.mlds_rcv_reports++;
       if (router && !this.host.inet.v6.ifaOf(src, ifp)) router.report(src, this.routerRecords(m.records, router));

@@ -16,8 +16,10 @@ const G = '239.1.1.1';
 const S1 = '198.51.100.1';
 const S2 = '198.51.100.2';
 const S3 = '198.51.100.3';
-// RFC 9776 §8 defaults: GMI = 2*125+10 = 260 s, OQPI = 255 s, LMQT = 2*1 = 2 s.
-const GMI = 260;
+// RFC 9776 §8 defaults: GMI = 2*125 + 2*10 = 270 s (§8.4), OQPI = 2*125 + 10/2 = 255 s, LMQT = 2*1 = 2 s,
+// Older Host Present Interval = 2*125 + 10 = 260 s (§8.13).
+const GMI = 270;
+const OHPI = 260;
 const OQPI_MS = 255_000;
 
 const a = (x: string) => inParse(x)!;
@@ -123,7 +125,7 @@ describe('IGMPv3 querier: router action tables (§6.4.1 current state, §6.4.2 s
     const lab = querierLab(10);
     report(lab, [rec('IS_IN', G, [S1, S2])]);
     lab.L.run(10_000);
-    expect(state(lab.r)).toBe('INCLUDE {s1:250 s2:250}');
+    expect(state(lab.r)).toBe('INCLUDE {s1:260 s2:260}');
     return lab;
   }
   /** EXCLUDE(X={s1}, Y={s2}) with the group timer at 250 s. */
@@ -131,18 +133,18 @@ describe('IGMPv3 querier: router action tables (§6.4.1 current state, §6.4.2 s
     const lab = querierLab(11);
     report(lab, [rec('IS_EX', G, [S2]), rec('ALLOW', G, [S1])]);
     lab.L.run(10_000);
-    expect(state(lab.r)).toBe('EXCLUDE 250 X{s1:250} Y{s2}');
+    expect(state(lab.r)).toBe('EXCLUDE 260 X{s1:260} Y{s2}');
     return lab;
   }
   const B = [S2, S3];
 
   it.each([
-    ['IS_IN', 'INCLUDE {s1:250 s2:260 s3:260}', []],
-    ['ALLOW', 'INCLUDE {s1:250 s2:260 s3:260}', []],
-    ['IS_EX', 'EXCLUDE 260 X{s2:250} Y{s3}', []],
-    ['BLOCK', 'INCLUDE {s1:250 s2:2}', ['+0 239.1.1.1 {198.51.100.2} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.2} - -> 239.1.1.1']],
-    ['TO_EX', 'EXCLUDE 260 X{s2:2} Y{s3}', ['+0 239.1.1.1 {198.51.100.2} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.2} - -> 239.1.1.1']],
-    ['TO_IN', 'INCLUDE {s1:2 s2:260 s3:260}', ['+0 239.1.1.1 {198.51.100.1} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.1} - -> 239.1.1.1']],
+    ['IS_IN', 'INCLUDE {s1:260 s2:270 s3:270}', []],
+    ['ALLOW', 'INCLUDE {s1:260 s2:270 s3:270}', []],
+    ['IS_EX', 'EXCLUDE 270 X{s2:260} Y{s3}', []],
+    ['BLOCK', 'INCLUDE {s1:260 s2:2}', ['+0 239.1.1.1 {198.51.100.2} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.2} - -> 239.1.1.1']],
+    ['TO_EX', 'EXCLUDE 270 X{s2:2} Y{s3}', ['+0 239.1.1.1 {198.51.100.2} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.2} - -> 239.1.1.1']],
+    ['TO_IN', 'INCLUDE {s1:2 s2:270 s3:270}', ['+0 239.1.1.1 {198.51.100.1} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.1} - -> 239.1.1.1']],
   ] as const)('INCLUDE(A) + %s(B)', (type, after, queries) => {
     const { L, wire, r, now } = include();
     const t = now();
@@ -153,14 +155,14 @@ describe('IGMPv3 querier: router action tables (§6.4.1 current state, §6.4.2 s
   });
 
   it.each([
-    ['IS_IN', 'EXCLUDE 250 X{s1:250 s2:260 s3:260} Y{}', []],
-    ['ALLOW', 'EXCLUDE 250 X{s1:250 s2:260 s3:260} Y{}', []],
-    ['IS_EX', 'EXCLUDE 260 X{s3:260} Y{s2}', []],
-    ['BLOCK', 'EXCLUDE 250 X{s1:250 s3:2} Y{s2}', ['+0 239.1.1.1 {198.51.100.3} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.3} - -> 239.1.1.1']],
-    ['TO_EX', 'EXCLUDE 260 X{s3:2} Y{s2}', ['+0 239.1.1.1 {198.51.100.3} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.3} - -> 239.1.1.1']],
+    ['IS_IN', 'EXCLUDE 260 X{s1:260 s2:270 s3:270} Y{}', []],
+    ['ALLOW', 'EXCLUDE 260 X{s1:260 s2:270 s3:270} Y{}', []],
+    ['IS_EX', 'EXCLUDE 270 X{s3:270} Y{s2}', []],
+    ['BLOCK', 'EXCLUDE 260 X{s1:260 s3:2} Y{s2}', ['+0 239.1.1.1 {198.51.100.3} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.3} - -> 239.1.1.1']],
+    ['TO_EX', 'EXCLUDE 270 X{s3:2} Y{s2}', ['+0 239.1.1.1 {198.51.100.3} - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.3} - -> 239.1.1.1']],
     [
       'TO_IN',
-      'EXCLUDE 2 X{s1:2 s2:260 s3:260} Y{}',
+      'EXCLUDE 2 X{s1:2 s2:270 s3:270} Y{}',
       ['+0 239.1.1.1 {198.51.100.1} - -> 239.1.1.1', '+0 239.1.1.1 - -> 239.1.1.1', '+1000 239.1.1.1 - -> 239.1.1.1', '+1000 239.1.1.1 {198.51.100.1} - -> 239.1.1.1'],
     ],
   ] as const)('EXCLUDE(X,Y) + %s(A)', (type, after, queries) => {
@@ -174,10 +176,10 @@ describe('IGMPv3 querier: router action tables (§6.4.1 current state, §6.4.2 s
 
   it('group timer expiry (§6.5): EXCLUDE becomes INCLUDE of the sources still timed, Y is forgotten; then sources expire one by one', () => {
     const { L, wire, r } = exclude();
-    report({ wire, L }, [rec('TO_IN', G, B)]); // EXCLUDE 2 X{s1:2 s2:260 s3:260} Y{}
+    report({ wire, L }, [rec('TO_IN', G, B)]); // EXCLUDE 2 X{s1:2 s2:270 s3:270} Y{}
     L.run(2000);
-    expect(state(r)).toBe('INCLUDE {s2:258 s3:258}');
-    L.run(258_000);
+    expect(state(r)).toBe('INCLUDE {s2:268 s3:268}');
+    L.run(268_000);
     expect(state(r)).toBe('none');
     expect(r.stats.groupsExpired).toBe(1);
   });
@@ -186,10 +188,10 @@ describe('IGMPv3 querier: router action tables (§6.4.1 current state, §6.4.2 s
     const { L, wire, r } = querierLab(12);
     report({ wire, L }, [rec('BLOCK', G, [S1]), rec('TO_IN', G, []), rec('IS_IN', G, [])]);
     expect(state(r)).toBe('none');
-    report({ wire, L }, [rec('IS_EX', G, []), rec('BLOCK', G, [S1])]); // EXCLUDE 260 X{s1:260(group timer)} Y{}; Q(G,{s1}) lowers s1 to 2
-    expect(state(r)).toBe('EXCLUDE 260 X{s1:2} Y{}');
+    report({ wire, L }, [rec('IS_EX', G, []), rec('BLOCK', G, [S1])]); // EXCLUDE 270 X{s1:270(group timer)} Y{}; Q(G,{s1}) lowers s1 to 2
+    expect(state(r)).toBe('EXCLUDE 270 X{s1:2} Y{}');
     L.run(2000);
-    expect(state(r)).toBe('EXCLUDE 258 X{} Y{s1}');
+    expect(state(r)).toBe('EXCLUDE 268 X{} Y{s1}');
   });
 });
 
@@ -247,7 +249,7 @@ describe('IGMPv3 querier: older host compatibility (§7.3.2)', () => {
     const { L, wire, r, now } = querierLab(30);
     wire.sendIgmp({ kind: 'v2report', group: a(G) }, { src: '192.0.2.254' });
     L.run(0);
-    expect(r.view().groups[0]).toMatchObject({ compat: 2, v2HostTimer: GMI, mode: 'exclude', lastReporter: '192.0.2.254' });
+    expect(r.view().groups[0]).toMatchObject({ compat: 2, v2HostTimer: OHPI, mode: 'exclude', lastReporter: '192.0.2.254' });
     report({ wire, L }, [rec('BLOCK', G, [S1]), rec('TO_EX', G, [S2])]);
     expect(state(r)).toBe(`EXCLUDE ${GMI} X{} Y{}`);
     expect(r.stats.recordsIgnored).toBe(1);
@@ -274,7 +276,7 @@ describe('IGMPv3 querier: older host compatibility (§7.3.2)', () => {
     const { L, wire, r, now } = querierLab(31);
     wire.sendIgmp({ kind: 'v1report', group: a(G) }, { src: '192.0.2.254' });
     L.run(0);
-    expect(r.view().groups[0]).toMatchObject({ compat: 1, v1HostTimer: GMI });
+    expect(r.view().groups[0]).toMatchObject({ compat: 1, v1HostTimer: OHPI });
     const t = now();
     wire.sendIgmp({ kind: 'leave', group: a(G) }, { src: '192.0.2.254' });
     L.run(0);

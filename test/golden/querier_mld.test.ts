@@ -12,8 +12,9 @@ import type { MgmdRouterIf } from '../../src/mgmd/router.js';
 const G = 'ff05::1:3';
 const SSM = 'ff35::1';
 const SRC = '2001:db8::7';
-// MLD defaults (RFC 9777 §9): MALI = 2*125+10 = 260 s, LLQT = 2 s.
-const MALI = 260;
+// MLD defaults (RFC 9777 §9): MALI = 2*125 + 2*10 = 270 s (§9.4), LLQT = 2 s, Older Version Host Present 260 s.
+const MALI = 270;
+const OHPI = 260;
 
 function row(r: MgmdRouterIf, group: string) {
   return r.view().groups.find((g) => g.group === group);
@@ -77,7 +78,7 @@ describe('MLD querier', () => {
     const so = lab.hosts[1].inet.socket('inet6');
     so.setsockopt(IPPROTO_IPV6, IPV6_JOIN_GROUP, { ipv6mr_multiaddr: G, ipv6mr_interface: lab.ifs[1].if_index });
     lab.L.run(0);
-    expect(row(r, G)).toMatchObject({ compat: 2, v2HostTimer: MALI, mode: 'exclude', timer: MALI });
+    expect(row(r, G)).toMatchObject({ compat: 2, v2HostTimer: OHPI, mode: 'exclude', timer: MALI });
     lab.L.run(1000);
     const t = lab.now();
     so.setsockopt(IPPROTO_IPV6, IPV6_LEAVE_GROUP, { ipv6mr_multiaddr: G, ipv6mr_interface: lab.ifs[1].if_index });

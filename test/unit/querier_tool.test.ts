@@ -37,10 +37,10 @@ describe('querier tool', () => {
     expect(lines[0]).toBe('em0: IGMPv3 querier 192.0.2.1 (this host), next general query in 26 s, 1 startup query left');
     expect(lines[1]).toBe('\trv 2 qi 125 qri 10 lmqi 1 lmqc 2');
     expect(lines[2]).toBe('\tgroup 232.1.1.1 include compat v3 reporter 192.0.2.2 uptime 6 sources 1');
-    expect(lines[3]).toMatch(/^\tgroup 239\.1\.1\.1 exclude timer 25\d compat v3 reporter 192\.0\.2\.2 uptime 6$/);
+    expect(lines[3]).toMatch(/^\tgroup 239\.1\.1\.1 exclude timer 26\d compat v3 reporter 192\.0\.2\.2 uptime 6$/);
     expect(lines.length).toBe(5);
     const v = (await run(['-v'])).stdout.split('\n');
-    expect(v[3]).toMatch(/^\t\tsource 198\.51\.100\.7 timer 25\d$/);
+    expect(v[3]).toMatch(/^\t\tsource 198\.51\.100\.7 timer 26\d$/);
     expect(v[5]).toMatch(/^\tstats: 1 general, 0 group, 0 group-and-source queries sent; \d+ reports, \d+ records processed, 0 ignored, 0 malformed; 0 queries received, querier lost 0 times$/);
     const j = JSON.parse((await run(['--json'])).stdout);
     expect(j.querier[0]).toMatchObject({ interface: 'em0', protocol: 'igmp', querier: true, querierAddr: '192.0.2.1', generation: 3 });
