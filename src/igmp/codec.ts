@@ -284,13 +284,18 @@ export function igmpParse(buf: Uint8Array, off: number, len: number): IgmpMessag
   }
 }
 
-/** RFC 9776 §7.1: the version of a query follows from its length and Max Resp Code. */
+/**
+ * RFC 9776 §7.1: the version of a query follows from its length and Max Resp Code.
+ *
+ * Every query is built by one object literal with the fields in one order (one
+ * object shape): V8 builds `{ ...base, version }` through a slow generic copy,
+ * several microseconds a query, and each host parses every query it hears.
+ */
 function parseQuery(buf: Uint8Array, off: number, len: number, code: number, group: Uint8Array): IgmpQuery | IgmpParseFailure {
-  const base = { kind: 'query' as const, maxResp: code, group, sFlag: false, qrv: 0, qqic: 0, qqiSeconds: 0, sources: [] };
   if (len === IGMP_MINLEN) {
     // v1: the field is unused (zero); RFC 2236 §4 treats it as 10 s.
-    if (code === 0) return { ...base, version: 1, maxRespTenths: 100 };
-    return { ...base, version: 2, maxRespTenths: code };
+    if (code === 0) return query(1, code, 100, group, false, 0, 0, 0, []);
+    return query(2, code, code, group, false, 0, 0, 0, []);
   }
   if (len < IGMP_V3_QUERY_MINLEN)
     return fail('igps_rcv_badqueries', `query of ${len} bytes is neither 8 (v1, v2) nor at least ${IGMP_V3_QUERY_MINLEN} (v3)`);
@@ -301,16 +306,22 @@ function parseQuery(buf: Uint8Array, off: number, len: number, code: number, gro
   for (let i = 0, p = off + IGMP_V3_QUERY_MINLEN; i < nsrc; i++, p += IGMP_ADDR_LEN) sources.push(buf.slice(p, p + IGMP_ADDR_LEN));
   const flags = buf[off + 8];
   const qqic = buf[off + 9];
-  return {
-    ...base,
-    version: 3,
-    maxRespTenths: decodeMaxRespCode(code),
-    sFlag: (flags & 0x08) !== 0,
-    qrv: flags & 0x07,
-    qqic,
-    qqiSeconds: decodeQqic(qqic),
-    sources,
-  };
+  return query(3, code, decodeMaxRespCode(code), group, (flags & 0x08) !== 0, flags & 0x07, qqic, decodeQqic(qqic), sources);
+}
+
+function query(
+  version: 1 | 2 | 3,
+  maxResp: number,
+  maxRespTenths: number,
+  group: Uint8Array,
+  sFlag: boolean,
+  qrv: number,
+  qqic: number,
+  qqiSeconds: number,
+  sources: Uint8Array[],
+): IgmpQuery {
+  // The key order the codec has always produced (JSON of a parsed query, as timelines print it).
+  return { kind: 'query', maxResp, group, sFlag, qrv, qqic, qqiSeconds, sources, version, maxRespTenths };
 }
 
 /** RFC 9776 §4.2: 8-byte header, then Number of Group Records records. */
