@@ -35,6 +35,12 @@ export class Segment {
   sent = 0;
   /** Copies lost to the loss model. */
   lost = 0;
+  /**
+   * Bumped whenever a port is added or removed or a port's filter, link or
+   * receiver changes: the receiver lists and delivery plans cached on the
+   * ports (see Peers) are from an older version and are recomputed.
+   */
+  version = 0;
 
   constructor(
     readonly sched: Scheduler,
@@ -55,6 +61,7 @@ export class Segment {
   port(label?: string, filter: RxFilterConfig = TAP_FILTER): SegmentPort {
     const p = new SegmentPort(this, label ?? `${this.name}.${this.ports.length}`, filter);
     this.ports.push(p);
+    this.version++;
     return p;
   }
 
@@ -75,6 +82,17 @@ export class Segment {
   detach(p: SegmentPort): void {
     const i = this.ports.indexOf(p);
     if (i >= 0) this.ports.splice(i, 1);
+    this.version++;
+  }
+
+  /** @internal The ports that hear `from` now, with their delivery plans (cached until the version changes). */
+  peersOf(from: SegmentPort): Peers {
+    let peers = from.peers;
+    if (peers === undefined || peers.version !== this.version) {
+      peers = new Peers(this.ports.filter((p) => p !== from), this.version);
+      from.peers = peers;
+    }
+    return peers;
   }
 
   /** @internal Copy frames out of the sender's slots and schedule their delivery. */
@@ -88,16 +106,10 @@ export class Segment {
     const now = this.sched.now();
     for (const fn of this.observers) for (const f of frames) fn(from, f, now);
     if (this.loss === 0) {
-      // Lossless (the common case): one list of receivers, no per-port plan.
-      const to = this.ports.filter((p) => p !== from);
-      if (to.length === 0) return;
-      this.sched.callout(
-        this.delayMs,
-        () => {
-          for (const p of to) p.deliver(frames);
-        },
-        `segment ${this.name} delivery`,
-      );
+      // Lossless (the common case): the sender's cached list of receivers, no per-port plan.
+      const peers = this.peersOf(from);
+      if (peers.to.length === 0) return;
+      this.sched.callout(this.delayMs, () => this.deliverAll(peers, frames), `segment ${this.name} delivery`);
       return;
     }
     // Decide losses now, in sending order, so the random stream does not depend on timing.
@@ -116,6 +128,61 @@ export class Segment {
       `segment ${this.name} delivery`,
     );
   }
+
+  /**
+   * Hand `frames` to every port in `peers.to`, in port order, as each port's
+   * deliver() would. A single frame (the common case) goes by the plan for
+   * its destination address: which ports' filters take it. On a busy segment
+   * most frames are reports that only the querier takes, and deciding 24
+   * filters anew for each would touch 24 ports' filter state in memory far
+   * apart; the plan is one small array. Should a delivery change any port's
+   * filter (a host joins in answer), the rest are decided one by one again.
+   */
+  private deliverAll(peers: Peers, frames: Uint8Array[]): void {
+    const to = peers.to;
+    let i = 0;
+    if (frames.length === 1 && peers.version === this.version) {
+      const f = frames[0];
+      const plan = peers.plan(f);
+      for (; i < to.length && peers.version === this.version; i++) {
+        const verdict = plan[i];
+        if (verdict === PLAN_DELIVER) to[i].deliverOne(f);
+        else if (verdict === PLAN_DROP) to[i].drops++;
+      }
+    }
+    for (; i < to.length; i++) to[i].deliver(frames);
+  }
+}
+
+/** A port's verdict on a frame in a delivery plan. */
+const PLAN_SKIP = 0; // no receiver: not started, link down or closed (nothing is counted)
+const PLAN_DROP = 1; // the port's filter refuses the frame
+const PLAN_DELIVER = 2;
+
+/**
+ * The ports that hear one sender, and per destination MAC address the
+ * verdict of each (PLAN_*), for one version of the segment.
+ */
+class Peers {
+  private readonly plans = new Map<number, Uint8Array>();
+
+  constructor(
+    readonly to: readonly SegmentPort[],
+    readonly version: number,
+  ) {}
+
+  /** The verdicts on a frame to `f`'s destination, in `to` order. */
+  plan(f: Uint8Array): Uint8Array {
+    // The 48-bit destination address as one number key.
+    const key = ((f[0] << 8) | f[1]) * 0x1_0000_0000 + (((f[2] << 24) | (f[3] << 16) | (f[4] << 8) | f[5]) >>> 0);
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      plan = new Uint8Array(this.to.length);
+      for (let i = 0; i < this.to.length; i++) plan[i] = this.to[i].verdict(f);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
 }
 
 export class SegmentPort implements EtherDevice {
@@ -133,6 +200,8 @@ export class SegmentPort implements EtherDevice {
   private scratch = new Uint8Array(2048);
   private readonly pass: Uint8Array[] = [];
   private lengths = new Uint32Array(8);
+  /** @internal The segment's cache of who hears this port (Segment.peersOf). */
+  peers: Peers | undefined;
 
   constructor(
     readonly segment: Segment,
@@ -145,6 +214,7 @@ export class SegmentPort implements EtherDevice {
 
   start(handlers: DeviceHandlers): void {
     this.handlers = handlers;
+    this.segment.version++;
   }
 
   transmit(buf: Uint8Array, slotSize: number, first: number, lengths: Uint32Array, count: number): number {
@@ -157,6 +227,7 @@ export class SegmentPort implements EtherDevice {
   setFilter(f: HwFilter): void {
     this.filter.program(f.addrs, f.promisc, f.allmulti);
     this.filterSet = true;
+    this.segment.version++;
   }
 
   linkUp(): boolean {
@@ -167,6 +238,7 @@ export class SegmentPort implements EtherDevice {
   setLink(up: boolean): void {
     if (this.closed || this.up === up) return;
     this.up = up;
+    this.segment.version++;
     this.handlers?.linkState(up);
   }
 
@@ -178,6 +250,22 @@ export class SegmentPort implements EtherDevice {
     if (this.closed) return;
     this.closed = true;
     this.segment.detach(this);
+  }
+
+  /** @internal What deliver() would do with a frame now (PLAN_*), for Segment's delivery plans. */
+  verdict(f: Uint8Array): number {
+    if (!this.handlers || !this.up || this.closed) return PLAN_SKIP;
+    return this.filterSet && !this.filter.accepts(f, 0) ? PLAN_DROP : PLAN_DELIVER;
+  }
+
+  /** @internal deliver([f]) for a frame the filter has passed. */
+  deliverOne(f: Uint8Array): void {
+    const n = f.length;
+    if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, 2 * this.scratch.length));
+    this.scratch.set(f, 0);
+    this.lengths[0] = n;
+    this.delivered++;
+    this.handlers!.input(this.scratch, n, this.lengths, 1);
   }
 
   /** @internal */
