@@ -57,7 +57,7 @@ import {
 import { addrKey, type InMulti, MCAST_EXCLUDE, SockFilter } from './in_mcast.js';
 import { GroupTable } from './in_groups.js';
 import { LlTable } from './lltable.js';
-import { IP6_HDR_LEN, IPPROTO_FRAGMENT, IPPROTO_NONE, ip6Emit, ip6Parse, ip6WalkExtensions } from './ip6_codec.js';
+import { IP6_HDR_LEN, IPPROTO_FRAGMENT, IPPROTO_NONE, ip6Emit, ip6Parse, ip6WalkExtensions, type Ip6Datagram } from './ip6_codec.js';
 import { IPPROTO_UDP } from './ip_codec.js';
 import type { Inet } from './inet.js';
 import { udpEmit } from './udp.js';
@@ -554,14 +554,9 @@ export class Ipv6 {
     const hlim = mcast ? (o.mhops ?? IPV6_DEFAULT_MULTICAST_HOPS) : (o.hlim ?? IPV6_DEFHLIM);
     let dgram: Uint8Array;
     try {
-      dgram = ip6Emit({
-        hopLimit: hlim,
-        src,
-        dst: o.dst,
-        nextHeader: o.nxt,
-        payload,
-        ...(o.routerAlert !== undefined ? { hopByHop: { routerAlert: o.routerAlert } } : {}),
-      });
+      const d: Ip6Datagram = { hopLimit: hlim, src, dst: o.dst, nextHeader: o.nxt, payload };
+      if (o.routerAlert !== undefined) d.hopByHop = { routerAlert: o.routerAlert };
+      dgram = ip6Emit(d);
     } catch (e) {
       if (e instanceof KernError) return e.errno;
       throw e;

@@ -392,8 +392,11 @@ export function ip6WriteHeader(out: Uint8Array, at: number, h: Ip6Header): void 
   out[at + 5] = h.payloadLength & 0xff;
   out[at + 6] = h.nextHeader;
   out[at + 7] = h.hopLimit;
-  out.set(h.src.subarray(0, 16), at + 8);
-  out.set(h.dst.subarray(0, 16), at + 24);
+  // Byte loops: TypedArray.set on a fresh subarray costs more than 32 byte stores.
+  const src = h.src;
+  const dst = h.dst;
+  for (let i = 0; i < 16; i++) out[at + 8 + i] = src[i];
+  for (let i = 0; i < 16; i++) out[at + 24 + i] = dst[i];
 }
 
 /**
@@ -432,9 +435,15 @@ export function ip6Emit(d: Ip6Datagram): Uint8Array {
     out[h] = d.nextHeader;
     out[h + 1] = 0; // (0 + 1) * 8 bytes
     if (ra !== undefined) {
-      out.set([IP6OPT_ROUTER_ALERT, IP6OPT_RTALERT_LEN, ra >> 8, ra & 0xff, IP6OPT_PADN, 0], h + 2);
+      out[h + 2] = IP6OPT_ROUTER_ALERT;
+      out[h + 3] = IP6OPT_RTALERT_LEN;
+      out[h + 4] = ra >> 8;
+      out[h + 5] = ra & 0xff;
+      out[h + 6] = IP6OPT_PADN;
+      out[h + 7] = 0;
     } else {
-      out.set([IP6OPT_PADN, 4, 0, 0, 0, 0], h + 2);
+      out[h + 2] = IP6OPT_PADN;
+      out[h + 3] = 4; // four zero bytes follow (the array is zeroed)
     }
   }
   out.set(d.payload, IP6_HDR_LEN + ext);

@@ -123,9 +123,12 @@ export function ipEmit(o: IpEmitOptions, payload: Uint8Array): Uint8Array {
   out[7] = off & 0xff;
   out[8] = o.ttl;
   out[9] = o.p;
-  out.set(o.src, 12);
-  out.set(o.dst, 16);
-  if (o.routerAlert) out.set([IPOPT_RA, 4, 0, 0], 20);
+  for (let i = 0; i < 4; i++) out[12 + i] = o.src[i];
+  for (let i = 0; i < 4; i++) out[16 + i] = o.dst[i];
+  if (o.routerAlert) {
+    out[20] = IPOPT_RA;
+    out[21] = 4; // length; the value (0: examine packet) stays zero
+  }
   const sum = inetChecksum(out, 0, hl);
   out[10] = sum >> 8;
   out[11] = sum & 0xff;

@@ -230,12 +230,15 @@ export class Icmp6IfStat {
 
 /** Count an ICMPv6 message of `type` in the per-interface stats (as icmp6_ifstat_inc does). */
 export function icmp6IfCount(st: Icmp6IfStat, dir: 'in' | 'out', type: number, code = 0): void {
+  // Field names come from tables made once: a name built per message (`ifs6_${dir}_msg`)
+  // costs a string and a lookup by it, for every ICMPv6 message (each MLD report).
+  const f = ICMP6_IF_FIELDS[dir];
   const c = st as unknown as Record<string, number>;
-  c[`ifs6_${dir}_msg`]++;
-  const name = ICMP6_IF_FIELD[type];
-  if (type < 128) c[`ifs6_${dir}_error`]++;
-  if (type === 1 && code === 1) c[`ifs6_${dir}_adminprohib`]++;
-  if (name) c[`ifs6_${dir}_${name}`]++;
+  c[f.msg]++;
+  const name = f.byType.get(type);
+  if (type < 128) c[f.error]++;
+  if (type === 1 && code === 1) c[f.adminprohib]++;
+  if (name) c[name]++;
 }
 
 const ICMP6_IF_FIELD: Record<number, string> = {
@@ -255,3 +258,15 @@ const ICMP6_IF_FIELD: Record<number, string> = {
   137: 'redirect',
   143: 'mldreport', // MLDv2 reports count with v1 reports, as mld6.c does
 };
+
+/** The Icmp6IfStat field names of one direction: ifs6_<dir>_msg, _error, _adminprohib and per type. */
+function icmp6IfFields(dir: 'in' | 'out') {
+  return {
+    msg: `ifs6_${dir}_msg`,
+    error: `ifs6_${dir}_error`,
+    adminprohib: `ifs6_${dir}_adminprohib`,
+    byType: new Map(Object.entries(ICMP6_IF_FIELD).map(([type, name]) => [Number(type), `ifs6_${dir}_${name}`])),
+  };
+}
+
+const ICMP6_IF_FIELDS = { in: icmp6IfFields('in'), out: icmp6IfFields('out') };
