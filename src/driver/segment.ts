@@ -5,6 +5,7 @@
  * Delivery always goes through the scheduler (never inside the sender's
  * transmit call), so it is deterministic in virtual time and re-entrancy-free.
  */
+import { packetBytes } from '../kern/bytes.js';
 import type { Scheduler } from '../kern/clock.js';
 import { kerr } from '../kern/errno.js';
 import type { Random } from '../kern/random.js';
@@ -100,7 +101,10 @@ export class Segment {
     const frames: Uint8Array[] = [];
     for (let k = 0; k < count; k++) {
       const at = (first + k) * slotSize;
-      frames.push(buf.slice(at, at + lengths[first + k]));
+      const len = lengths[first + k];
+      const f = packetBytes(len);
+      f.set(buf.subarray(at, at + len));
+      frames.push(f);
     }
     this.sent += count;
     const now = this.sched.now();

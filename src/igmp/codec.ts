@@ -11,6 +11,7 @@
  * Also here: the 8-bit floating-point codes of RFC 9776 §4.1.1 (Max Resp
  * Code) and §4.1.7 (QQIC), and the size arithmetic the report packer needs.
  */
+import { packetBytes } from '../kern/bytes.js';
 import { inetChecksum } from '../inet/cksum.js';
 
 // ---------------------------------------------------------------- constants
@@ -517,7 +518,7 @@ export function igmpEmit(m: IgmpMessage): Uint8Array {
       break;
     case 'v3report': {
       if (m.records.length > 0xffff) throw new RangeError(`v3 report with ${m.records.length} records, the most is 65535`);
-      out = new Uint8Array(v3ReportSize(m.records));
+      out = packetBytes(v3ReportSize(m.records));
       out[0] = IGMP_v3_HOST_MEMBERSHIP_REPORT;
       out[6] = m.records.length >> 8;
       out[7] = m.records.length & 0xff;

@@ -9,6 +9,7 @@
  * (hop limit 255, source/destination rules of RFC 4861 §6.1, §7.1) belong to
  * the protocol code. Errors are named after the icmp6stat counters they feed.
  */
+import { packetBytes } from '../kern/bytes.js';
 import { inetChecksum, pseudoHeaderSum6 } from './cksum.js';
 
 /** Next Header value of ICMPv6 (RFC 4443 §1). */
@@ -92,7 +93,7 @@ export function icmp6Parse(bytes: Uint8Array, src: Uint8Array, dst: Uint8Array):
 
 /** Build a message with its checksum for the given source and destination. */
 export function icmp6Emit(type: number, code: number, body: Uint8Array, src: Uint8Array, dst: Uint8Array): Uint8Array {
-  const out = new Uint8Array(ICMP6_HDR_LEN + body.length);
+  const out = packetBytes(ICMP6_HDR_LEN + body.length);
   out[0] = type;
   out[1] = code;
   out.set(body, ICMP6_HDR_LEN);

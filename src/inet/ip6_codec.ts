@@ -8,6 +8,7 @@
  * in6_ifstat) and, where RFC 8200 asks for one, which ICMPv6 Parameter
  * Problem to send back.
  */
+import { packetBytes } from '../kern/bytes.js';
 import { kerr } from '../kern/errno.js';
 import { ICMP6_PARAMPROB_HEADER, ICMP6_PARAMPROB_NEXTHEADER, ICMP6_PARAMPROB_OPTION } from './icmp6_codec.js';
 
@@ -420,7 +421,7 @@ export function ip6Emit(d: Ip6Datagram): Uint8Array {
   const payloadLength = ext + d.payload.length;
   if (payloadLength > IPV6_MAXPACKET)
     throw kerr('EMSGSIZE', `an IPv6 payload of ${payloadLength} bytes needs a jumbogram, which taplab does not send`);
-  const out = new Uint8Array(IP6_HDR_LEN + payloadLength);
+  const out = packetBytes(IP6_HDR_LEN + payloadLength);
   ip6WriteHeader(out, 0, {
     trafficClass,
     flowLabel,

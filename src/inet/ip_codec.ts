@@ -4,6 +4,7 @@
  * ipEmit builds a header (with Router Alert, RFC 2113, when asked) and its
  * checksum.
  */
+import { packetBytes } from '../kern/bytes.js';
 import { inetChecksum } from './cksum.js';
 
 export const IPVERSION = 4;
@@ -111,7 +112,7 @@ export interface IpEmitOptions {
 /** Header + payload as one datagram, checksum filled in. */
 export function ipEmit(o: IpEmitOptions, payload: Uint8Array): Uint8Array {
   const hl = IP_HDRLEN + (o.routerAlert ? 4 : 0);
-  const out = new Uint8Array(hl + payload.length);
+  const out = packetBytes(hl + payload.length);
   out[0] = (IPVERSION << 4) | (hl >> 2);
   out[1] = o.tos ?? 0;
   out[2] = out.length >> 8;

@@ -325,7 +325,9 @@ export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, off: num
  * Int32Array views of the last two source arrays copyBytes saw (a receive
  * arena is one long-lived Uint8Array, so this hits frame after frame): the
  * view covers the whole ArrayBuffer, and srcBase is the source's byteOffset,
- * both set by srcWords.
+ * both set by srcWords. Datagrams built by the stack are views on shared
+ * packet slabs (kern/bytes.ts packetBytes): a new array each time, but on the
+ * same ArrayBuffer, whose word view is kept.
  */
 let src0: Uint8Array | undefined;
 let src0Words: Int32Array<ArrayBufferLike> = new Int32Array(0);
@@ -350,7 +352,9 @@ function srcWords(src: Uint8Array): Int32Array<ArrayBufferLike> {
       src0Base = b;
     } else {
       const ab = src.buffer;
-      src0Words = new Int32Array(ab, 0, ab.byteLength >> 2);
+      if (src1Words.buffer === ab) src0Words = src1Words;
+      else if (w.buffer === ab) src0Words = w;
+      else src0Words = new Int32Array(ab, 0, ab.byteLength >> 2);
       src0Base = src.byteOffset;
     }
   }

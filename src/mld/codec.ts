@@ -12,6 +12,7 @@
  * The codec knows layouts only; link-local source, hop limit 1, Router Alert
  * and what a message means belong to the MLD binding of the core.
  */
+import { packetBytes } from '../kern/bytes.js';
 import {
   type Icmp6Message,
   MLD_LISTENER_DONE,
@@ -333,7 +334,7 @@ export function mldEmitBody(m: MldMessage): { type: number; body: Uint8Array } {
     }
     case 'v2report': {
       if (m.records.length > 0xffff) throw new RangeError(`MLDv2 report with ${m.records.length} records, the most is 65535`);
-      const b = new Uint8Array(mldV2ReportSize(m.records) - BODY);
+      const b = packetBytes(mldV2ReportSize(m.records) - BODY);
       b[2] = m.records.length >> 8;
       b[3] = m.records.length & 0xff;
       let p = MLD_V2_REPORT_HDRLEN - BODY;
