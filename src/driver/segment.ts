@@ -83,13 +83,20 @@ export class Segment {
   detach(p: SegmentPort): void {
     const i = this.ports.indexOf(p);
     if (i >= 0) this.ports.splice(i, 1);
+    p.peers?.foldDrops();
     this.version++;
+  }
+
+  /** @internal Bring every port's drop count up to date (see Peers.foldDrops). */
+  foldDrops(): void {
+    for (const p of this.ports) p.peers?.foldDrops();
   }
 
   /** @internal The ports that hear `from` now, with their delivery plans (cached until the version changes). */
   peersOf(from: SegmentPort): Peers {
     let peers = from.peers;
     if (peers === undefined || peers.version !== this.version) {
+      peers?.foldDrops();
       peers = new Peers(this.ports.filter((p) => p !== from), this.version);
       from.peers = peers;
     }
@@ -139,8 +146,11 @@ export class Segment {
    * its destination address: which ports' filters take it. On a busy segment
    * most frames are reports that only the querier takes, and deciding 24
    * filters anew for each would touch 24 ports' filter state in memory far
-   * apart; the plan is one small array. Should a delivery change any port's
-   * filter (a host joins in answer), the rest are decided one by one again.
+   * apart; the plan is one small array, and the ports that refuse the frame
+   * are not even touched: the plan counts its frames, and the refusals are
+   * added to the ports' drop counts when those are read or the plan goes.
+   * Should a delivery change any port's filter (a host joins in answer), the
+   * rest are decided one by one again.
    */
   private deliverAll(peers: Peers, frames: Uint8Array[]): void {
     const to = peers.to;
@@ -148,14 +158,17 @@ export class Segment {
     if (frames.length === 1 && peers.version === this.version) {
       const f = frames[0];
       const plan = peers.plan(f);
-      for (; i < to.length && peers.version === this.version; i++) {
-        const verdict = plan[i];
-        if (verdict === PLAN_DELIVER) to[i].deliverOne(f);
-        else if (verdict === PLAN_DROP) to[i].drops++;
-      }
+      const verdicts = plan.verdicts;
+      if (this.scratch.length < f.length) this.scratch = new Uint8Array(Math.max(f.length, 2 * this.scratch.length));
+      for (; i < to.length && peers.version === this.version; i++) if (verdicts[i] === PLAN_DELIVER) to[i].deliverOne(f, this.scratch);
+      if (i === to.length) plan.frames++;
+      else for (let j = 0; j < i; j++) if (verdicts[j] === PLAN_DROP) to[j].dropped++;
     }
     for (; i < to.length; i++) to[i].deliver(frames);
   }
+
+  /** The buffer deliverOne hands frames in (deliveries never nest: each is a callout of its own). */
+  private scratch = new Uint8Array(2048);
 }
 
 /** A port's verdict on a frame in a delivery plan. */
@@ -163,12 +176,19 @@ const PLAN_SKIP = 0; // no receiver: not started, link down or closed (nothing i
 const PLAN_DROP = 1; // the port's filter refuses the frame
 const PLAN_DELIVER = 2;
 
+/** The verdicts (PLAN_*) of the ports in Peers.to on frames to one destination. */
+interface Plan {
+  readonly verdicts: Uint8Array;
+  /** Frames delivered by this plan whose refusals are not yet in the ports' drop counts. */
+  frames: number;
+}
+
 /**
  * The ports that hear one sender, and per destination MAC address the
- * verdict of each (PLAN_*), for one version of the segment.
+ * verdict of each, for one version of the segment.
  */
 class Peers {
-  private readonly plans = new Map<number, Uint8Array>();
+  private readonly plans = new Map<number, Plan>();
 
   constructor(
     readonly to: readonly SegmentPort[],
@@ -176,16 +196,26 @@ class Peers {
   ) {}
 
   /** The verdicts on a frame to `f`'s destination, in `to` order. */
-  plan(f: Uint8Array): Uint8Array {
+  plan(f: Uint8Array): Plan {
     // The 48-bit destination address as one number key.
     const key = ((f[0] << 8) | f[1]) * 0x1_0000_0000 + (((f[2] << 24) | (f[3] << 16) | (f[4] << 8) | f[5]) >>> 0);
     let plan = this.plans.get(key);
     if (plan === undefined) {
-      plan = new Uint8Array(this.to.length);
-      for (let i = 0; i < this.to.length; i++) plan[i] = this.to[i].verdict(f);
+      const verdicts = new Uint8Array(this.to.length);
+      for (let i = 0; i < this.to.length; i++) verdicts[i] = this.to[i].verdict(f);
+      plan = { verdicts, frames: 0 };
       this.plans.set(key, plan);
     }
     return plan;
+  }
+
+  /** Add the refusals the plans counted to the ports' drop counts. */
+  foldDrops(): void {
+    for (const plan of this.plans.values()) {
+      if (plan.frames === 0) continue;
+      for (let i = 0; i < this.to.length; i++) if (plan.verdicts[i] === PLAN_DROP) this.to[i].dropped += plan.frames;
+      plan.frames = 0;
+    }
   }
 }
 
@@ -197,8 +227,8 @@ export class SegmentPort implements EtherDevice {
   private closed = false;
   private readonly filter: RxFilter;
   private filterSet = false;
-  /** Frames refused by this port's filter (as a TAP counts its tx_dropped). */
-  drops = 0;
+  /** @internal Frames refused, less those a delivery plan still holds (see drops). */
+  dropped = 0;
   /** Frames delivered to the driver. */
   delivered = 0;
   private scratch = new Uint8Array(2048);
@@ -246,6 +276,12 @@ export class SegmentPort implements EtherDevice {
     this.handlers?.linkState(up);
   }
 
+  /** Frames refused by this port's filter (as a TAP counts its tx_dropped). */
+  get drops(): number {
+    this.segment.foldDrops();
+    return this.dropped;
+  }
+
   stats(): DeviceStats {
     return { drops: this.drops };
   }
@@ -262,14 +298,13 @@ export class SegmentPort implements EtherDevice {
     return this.filterSet && !this.filter.accepts(f, 0) ? PLAN_DROP : PLAN_DELIVER;
   }
 
-  /** @internal deliver([f]) for a frame the filter has passed. */
-  deliverOne(f: Uint8Array): void {
+  /** @internal deliver([f]) for a frame the filter has passed, handed in `scratch` (the segment's, large enough). */
+  deliverOne(f: Uint8Array, scratch: Uint8Array): void {
     const n = f.length;
-    if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, 2 * this.scratch.length));
-    this.scratch.set(f, 0);
+    scratch.set(f, 0);
     this.lengths[0] = n;
     this.delivered++;
-    this.handlers!.input(this.scratch, n, this.lengths, 1);
+    this.handlers!.input(scratch, n, this.lengths, 1);
   }
 
   /** @internal */
@@ -282,7 +317,7 @@ export class SegmentPort implements EtherDevice {
     let slot = 0;
     for (const f of frames) {
       if (this.filterSet && !this.filter.accepts(f, 0)) {
-        this.drops++;
+        this.dropped++;
         continue;
       }
       if (f.length > slot) slot = f.length;
