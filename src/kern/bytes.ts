@@ -6,20 +6,41 @@
  * this halves their cost. The slabs hold no state anyone reads: they are
  * memory, like malloc's arenas, shared by every host in the process.
  */
-const SLAB_SIZE = 16384;
-let slab = new Uint8Array(SLAB_SIZE);
-let used = 0;
+/**
+ * Carves zeroed views out of shared slabs; a request above `max` bytes gets
+ * an array of its own. Slab space is never reused: a view's bytes are its
+ * holder's for good, and a view kept keeps its slab alive.
+ */
+class SlabAllocator {
+  private slab: Uint8Array;
+  private used = 0;
+
+  constructor(
+    private readonly size: number,
+    private readonly max: number,
+    /** Views start on multiples of this (8 lets copyBytes copy packets by words). */
+    private readonly align: number,
+  ) {
+    this.slab = new Uint8Array(size);
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.max) return new Uint8Array(n);
+    if (this.used + n > this.size) {
+      this.slab = new Uint8Array(this.size);
+      this.used = 0;
+    }
+    const v = this.slab.subarray(this.used, this.used + n);
+    this.used += (n + this.align - 1) & ~(this.align - 1);
+    return v;
+  }
+}
+
+const small = new SlabAllocator(16384, 64, 1);
 
 /** A zeroed array of `n` bytes (n <= 64) that lives in a shared slab. */
 export function smallBytes(n: number): Uint8Array {
-  if (n > 64) return new Uint8Array(n);
-  if (used + n > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    used = 0;
-  }
-  const v = slab.subarray(used, used + n);
-  used += n;
-  return v;
+  return small.take(n);
 }
 
 /** A slab copy of `src`. */
@@ -38,19 +59,9 @@ export function smallCopy(src: ArrayLike<number>): Uint8Array {
  * reused: a packet's bytes are its holder's for good, and a packet kept
  * keeps its slab alive.
  */
-const PACKET_SLAB_SIZE = 65536;
-let packetSlab = new Uint8Array(PACKET_SLAB_SIZE);
-let packetUsed = 0;
+const packets = new SlabAllocator(65536, 2048, 8);
 
 /** A zeroed array of `n` bytes for a packet: a view on a shared slab up to 2 KiB, an array of its own above. */
 export function packetBytes(n: number): Uint8Array {
-  if (n > 2048) return new Uint8Array(n);
-  if (packetUsed + n > PACKET_SLAB_SIZE) {
-    packetSlab = new Uint8Array(PACKET_SLAB_SIZE);
-    packetUsed = 0;
-  }
-  const v = packetSlab.subarray(packetUsed, packetUsed + n);
-  // Keep views 8-byte aligned, so a packet copied by words (copyBytes) starts on a word.
-  packetUsed += (n + 7) & ~7;
-  return v;
+  return packets.take(n);
 }
