@@ -9,8 +9,8 @@ export type CalloutFn = () => void;
 
 /** A pending timer. `stop()` cancels it; `pending` tells whether it will still fire. */
 export class Callout {
-  /** @internal position in the heap, -1 when not queued. */
-  heapIndex = -1;
+  /** @internal queued in the scheduler's heap and not cancelled. */
+  queued = false;
   constructor(
     private readonly sched: Scheduler,
     /** @internal */ public deadline: number,
@@ -20,12 +20,12 @@ export class Callout {
   ) {}
 
   get pending(): boolean {
-    return this.heapIndex >= 0;
+    return this.queued;
   }
 
   /** Milliseconds until it fires (0 if overdue, -1 if not pending). */
   remaining(): number {
-    return this.pending ? Math.max(0, this.deadline - this.sched.now()) : -1;
+    return this.queued ? Math.max(0, this.deadline - this.sched.now()) : -1;
   }
 
   stop(): boolean {
@@ -41,14 +41,19 @@ export function remainingSeconds(c: Callout | undefined): number {
 
 export abstract class Scheduler {
   /*
-   * A binary heap of callouts ordered by (deadline, seq). The keys are kept
+   * A 4-ary heap of callouts ordered by (deadline, seq). The keys are kept
    * beside it in two dense arrays, so sifting compares numbers in a few cache
-   * lines instead of reading the fields of callouts spread over the heap (a
-   * lab of 1,000 hosts has thousands pending).
+   * lines and never reads or writes the callouts themselves: a lab of 1,000
+   * hosts has thousands pending, spread over the JS heap, and touching one
+   * per level was a cache miss per level. For the same reason a cancelled
+   * callout is not taken out at once: it is only marked, skipped when it
+   * reaches the top, and swept out when the dead outnumber the living.
    */
   private heap: Callout[] = [];
   private deadlines = new Float64Array(256);
   private seqs = new Float64Array(256);
+  /** Cancelled callouts still in the heap. */
+  private dead = 0;
   private seq = 0;
   /** Set while callouts run, so a re-arm of the hardware timer waits until the end. */
   private running = false;
@@ -66,6 +71,7 @@ export abstract class Scheduler {
   callout(delayMs: number, fn: CalloutFn, label = 'callout'): Callout {
     if (!Number.isFinite(delayMs) || delayMs < 0) delayMs = 0;
     const c = new Callout(this, this.now() + delayMs, this.seq++, fn, label);
+    c.queued = true;
     this.push(c);
     if (!this.running) this.rearm();
     return c;
@@ -73,19 +79,22 @@ export abstract class Scheduler {
 
   /** Cancel a callout; returns whether it was pending. */
   cancel(c: Callout): boolean {
-    if (c.heapIndex < 0) return false;
-    this.removeAt(c.heapIndex);
+    if (!c.queued) return false;
+    c.queued = false;
+    this.dead++;
+    if (this.dead > 64 && 2 * this.dead > this.heap.length) this.sweep();
     if (!this.running) this.rearm();
     return true;
   }
 
   /** The next deadline, or Infinity when nothing is pending. */
   nextDeadline(): number {
-    return this.heap.length ? this.heap[0].deadline : Infinity;
+    this.dropDeadTop();
+    return this.heap.length ? this.deadlines[0] : Infinity;
   }
 
   get pendingCount(): number {
-    return this.heap.length;
+    return this.heap.length - this.dead;
   }
 
   /** Fire every callout whose deadline is <= `until`, in deadline order (ties in arming order). */
@@ -94,9 +103,11 @@ export abstract class Scheduler {
     const wasRunning = this.running;
     this.running = true;
     try {
-      while (this.heap.length && this.heap[0].deadline <= until) {
-        const c = this.heap[0];
-        this.removeAt(0);
+      for (;;) {
+        this.dropDeadTop();
+        if (this.heap.length === 0 || this.deadlines[0] > until) break;
+        const c = this.pop();
+        c.queued = false;
         beforeEach?.(c.deadline);
         fired++;
         c.fn();
@@ -111,20 +122,31 @@ export abstract class Scheduler {
   /** Arrange for runDue to be called at the next deadline (real clock); nothing for virtual time. */
   protected abstract rearm(): void;
 
-  // --- binary heap keyed by (deadline, seq) ---
+  // --- 4-ary heap keyed by (deadline, seq) ---
 
-  /** Whether heap slot i sorts before slot j. */
-  private less(i: number, j: number): boolean {
-    const d = this.deadlines;
-    return d[i] < d[j] || (d[i] === d[j] && this.seqs[i] < this.seqs[j]);
+  /** Pop cancelled callouts off the top. */
+  private dropDeadTop(): void {
+    while (this.heap.length && !this.heap[0].queued) {
+      this.pop();
+      this.dead--;
+    }
   }
 
-  /** Put callout c in slot i. */
-  private place(i: number, c: Callout): void {
-    this.heap[i] = c;
-    this.deadlines[i] = c.deadline;
-    this.seqs[i] = c.seq;
-    c.heapIndex = i;
+  /** Take the whole heap's cancelled callouts out and re-heapify (O(n)). */
+  private sweep(): void {
+    const h = this.heap;
+    let n = 0;
+    for (let i = 0; i < h.length; i++) {
+      const c = h[i];
+      if (!c.queued) continue;
+      h[n] = c;
+      this.deadlines[n] = this.deadlines[i];
+      this.seqs[n] = this.seqs[i];
+      n++;
+    }
+    h.length = n;
+    this.dead = 0;
+    for (let i = (n - 2) >> 2; i >= 0; i--) this.down(i);
   }
 
   private push(c: Callout): void {
@@ -137,60 +159,80 @@ export abstract class Scheduler {
       s.set(this.seqs);
       this.seqs = s;
     }
-    this.place(i, c);
+    this.heap.push(c);
+    this.deadlines[i] = c.deadline;
+    this.seqs[i] = c.seq;
     this.up(i);
   }
 
-  private removeAt(i: number): void {
+  /** Remove and return the top. */
+  private pop(): Callout {
     const h = this.heap;
-    const c = h[i];
+    const top = h[0];
     const last = h.pop()!;
-    c.heapIndex = -1;
-    if (i < h.length) {
-      this.place(i, last);
-      this.down(i);
-      this.up(last.heapIndex);
+    const n = h.length;
+    if (n > 0) {
+      h[0] = last;
+      this.deadlines[0] = this.deadlines[n];
+      this.seqs[0] = this.seqs[n];
+      this.down(0);
     }
+    return top;
   }
 
   private up(i: number): void {
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      this.swap(i, p);
-      i = p;
-    }
-  }
-
-  private down(i: number): void {
-    const n = this.heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
-    }
-  }
-
-  private swap(i: number, j: number): void {
     const h = this.heap;
     const d = this.deadlines;
     const s = this.seqs;
-    const t = h[i];
-    h[i] = h[j];
-    h[j] = t;
-    const td = d[i];
-    d[i] = d[j];
-    d[j] = td;
-    const ts = s[i];
-    s[i] = s[j];
-    s[j] = ts;
-    h[i].heapIndex = i;
-    h[j].heapIndex = j;
+    const c = h[i];
+    const cd = d[i];
+    const cs = s[i];
+    while (i > 0) {
+      const p = (i - 1) >> 2;
+      if (d[p] < cd || (d[p] === cd && s[p] < cs)) break;
+      h[i] = h[p];
+      d[i] = d[p];
+      s[i] = s[p];
+      i = p;
+    }
+    h[i] = c;
+    d[i] = cd;
+    s[i] = cs;
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    const d = this.deadlines;
+    const s = this.seqs;
+    const n = h.length;
+    const c = h[i];
+    const cd = d[i];
+    const cs = s[i];
+    for (;;) {
+      const first = 4 * i + 1;
+      if (first >= n) break;
+      // The least of up to four children.
+      let m = first;
+      let md = d[first];
+      let ms = s[first];
+      const end = Math.min(first + 4, n);
+      for (let k = first + 1; k < end; k++) {
+        const kd = d[k];
+        if (kd < md || (kd === md && s[k] < ms)) {
+          m = k;
+          md = kd;
+          ms = s[k];
+        }
+      }
+      if (cd < md || (cd === md && cs < ms)) break;
+      h[i] = h[m];
+      d[i] = md;
+      s[i] = ms;
+      i = m;
+    }
+    h[i] = c;
+    d[i] = cd;
+    s[i] = cs;
   }
 }
 

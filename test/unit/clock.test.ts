@@ -16,6 +16,29 @@ describe('VirtualScheduler', () => {
     expect(s.now()).toBe(10);
   });
 
+  it('keeps (deadline, arming) order through thousands of random arms and cancels, with cancelled callouts swept', () => {
+    const s = new VirtualScheduler();
+    const rnd = new Random(7);
+    const fired: number[] = [];
+    const live = new Map<number, { at: number; c: ReturnType<typeof s.callout> }>();
+    for (let i = 0; i < 5000; i++) {
+      const at = rnd.below(500);
+      live.set(i, { at, c: s.callout(at, () => fired.push(i)) });
+      // Cancel about two in three: the dead soon outnumber the living, so the heap is swept many times.
+      if (rnd.below(3) > 0) {
+        const victim = rnd.below(i + 1);
+        if (live.get(victim)?.c.stop()) live.delete(victim);
+      }
+    }
+    expect(s.pendingCount).toBe(live.size);
+    expect(s.nextDeadline()).toBe(Math.min(...[...live.values()].map((e) => e.at)));
+    s.advance(500);
+    const want = [...live].sort(([ia, a], [ib, b]) => a.at - b.at || ia - ib).map(([i]) => i);
+    expect(fired).toEqual(want);
+    expect(s.pendingCount).toBe(0);
+    expect(s.nextDeadline()).toBe(Infinity);
+  });
+
   it('cancels, re-arms from inside a callout and reports remaining time', () => {
     const s = new VirtualScheduler();
     const log: number[] = [];
