@@ -5,9 +5,10 @@
  * arrives on the first interface out of the second, through the full path
  * (TapDevice -> ether_input -> handler -> ether_output -> if_snd -> if_start
  * -> TapDevice), counters on.
- * Usage: forward-taplab IN OUT [--no-io-uring] [--uring-read|--no-uring-read] [--batch N] [--slot N]
+ * Usage: forward-taplab IN OUT [--no-io-uring] [--uring-read|--batch-read|--no-uring-read] [--batch N] [--slot N]
  * (--no-io-uring: write() instead of io_uring writes; --uring-read: the io_uring
- * multishot read instead of read(), --no-uring-read: read(); default: TapDevice's.)
+ * multishot read, --batch-read: batched io_uring reads, --no-uring-read: read();
+ * default: TapDevice's.)
  */
 import { RealScheduler } from '../src/kern/clock.js';
 import { Host } from '../src/host.js';
@@ -17,7 +18,13 @@ import { sockaddrDl, parseMac } from '../src/driver/sockaddr.js';
 
 const [inName, outName] = process.argv.slice(2);
 const ioUring = !process.argv.includes('--no-io-uring');
-const uringRead = process.argv.includes('--uring-read') ? true : process.argv.includes('--no-uring-read') ? false : undefined;
+const uringRead = process.argv.includes('--uring-read')
+  ? 'multishot'
+  : process.argv.includes('--batch-read')
+    ? 'batch'
+    : process.argv.includes('--no-uring-read')
+      ? false
+      : undefined;
 const optNum = (k: string) => (process.argv.includes(k) ? Number(process.argv[process.argv.indexOf(k) + 1]) : undefined);
 const batch = optNum('--batch');
 const slotSize = optNum('--slot');
@@ -33,7 +40,8 @@ host.registerEthertype(ETHERTYPE_EXP1, (ifp, buf, off, len) => {
   if (ifp === ifIn) ether_output(ifOut, buf, off, len, dst, ETHERTYPE_EXP1);
 });
 
-process.stdout.write(`ready ${devIn.readPath === 'read' ? 'read()' : 'multishot'} reads, ${devOut.ioUring ? 'io_uring' : 'write()'} writes\n`);
+const readWords = { read: 'read()', 'io_uring-batch': 'batched io_uring', 'io_uring-multishot': 'multishot' } as const;
+process.stdout.write(`ready ${readWords[devIn.readPath]} reads, ${devOut.ioUring ? 'io_uring' : 'write()'} writes\n`);
 const stop = () => {
   const d = (i: typeof ifIn) => ({
     ipackets: i.if_data.ifi_ipackets,

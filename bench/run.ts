@@ -5,7 +5,11 @@
  *  - forwarding: frames per second through the full ifnet path between two
  *    TAPs, against a plain C forwarder (blocking read/write, one frame per
  *    call), on the same private-namespace topology, for 64- and 1514-byte
- *    frames. Target: >= 1.0x the C reference at 64 bytes.
+ *    frames. Target: >= 1.0x the C reference at 64 bytes. The forwarder
+ *    under test and the frame generator each get a CPU of their own when
+ *    there are two (taskset), and C and taplab runs alternate; the ratio is
+ *    the median of the ratios of adjacent runs (paired), which cancels the
+ *    slow drift of a shared machine.
  *  - filter: per-frame receive cost with 10,000 joined groups against 1.
  *    Target: within 10%.
  *
@@ -25,6 +29,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { filterCost } from './filter-cost.js';
@@ -192,22 +197,28 @@ async function benchForward() {
     }
     const rxB = () => Number(execFileSync('ip', inNs('cat', '/sys/class/net/tB/statistics/rx_packets'), { encoding: 'utf8' }));
     const seconds = quick ? 1 : 2;
-    const pairs = args.includes('--pairs') ? Math.max(1, Number(args[args.indexOf('--pairs') + 1]) || 1) : quick ? 2 : 3;
+    const pairs = args.includes('--pairs') ? Math.max(1, Number(args[args.indexOf('--pairs') + 1]) || 1) : quick ? 2 : 5;
+
+    // Pin the forwarder and the generator to different CPUs when there are two:
+    // otherwise the scheduler may put both on one CPU for part of a run.
+    const pin = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+    const onCpu = (cpu: number, cmd: string[]) => (pin ? ['taskset', '-c', String(cpu), ...cmd] : cmd);
 
     type Candidate = { name: string; cmd: string[] };
+    const fwd = join(out, 'js/bench/forward-taplab.js');
     const candidates: Candidate[] = [
       { name: 'C', cmd: [join(out, 'ref_forward'), 'tA', 'tB'] },
-      { name: 'taplab', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB'] },
-      { name: 'taplab-multishot', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--uring-read'] },
-      { name: 'taplab-write', cmd: [process.execPath, join(out, 'js/bench/forward-taplab.js'), 'tA', 'tB', '--no-uring-read', '--no-io-uring'] },
+      { name: 'taplab', cmd: [process.execPath, fwd, 'tA', 'tB'] },
+      { name: 'taplab-read', cmd: [process.execPath, fwd, 'tA', 'tB', '--no-uring-read'] },
+      { name: 'taplab-write', cmd: [process.execPath, fwd, 'tA', 'tB', '--no-uring-read', '--no-io-uring'] },
     ];
 
     async function measure(c: Candidate, size: number): Promise<{ fps: number; mode: string }> {
-      const p = spawn('ip', inNs(...c.cmd), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('ip', inNs(...onCpu(1, c.cmd)), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         const ready = await waitReady(p, c.name);
         const before = rxB();
-        const g = spawnSync('ip', inNs(join(out, 'gen'), 'tA', String(size), String(seconds), '02:00:00:00:aa:01'), {
+        const g = spawnSync('ip', inNs(...onCpu(0, [join(out, 'gen'), 'tA', String(size), String(seconds), '02:00:00:00:aa:01'])), {
           encoding: 'utf8',
           timeout: (seconds + 10) * 1000,
         });
@@ -219,6 +230,7 @@ async function benchForward() {
       }
     }
 
+    if (!pin) line('forward  (one CPU or no taskset: forwarder and generator share the CPUs)');
     for (const size of [64, 1514]) {
       const rates: Record<string, number[]> = {};
       const modes: Record<string, string> = {};
@@ -230,21 +242,20 @@ async function benchForward() {
           modes[c.name] = r.mode;
         }
       }
-      const cRef = median(rates.C);
-      const ours = median(rates.taplab);
-      const multishot = median(rates['taplab-multishot']);
-      const plain = median(rates['taplab-write']);
-      const target = size === 64 ? (ours / cRef >= 1.0 ? ' ok' : ' MISSED') : '';
+      // Paired: each round's taplab run against the same round's C run.
+      const ratio = (k: string) => median(rates[k].map((x, i) => x / rates.C[i]));
+      const ours = ratio('taplab');
+      const target = size === 64 ? (ours >= 1.0 ? ' ok' : ' MISSED') : '';
       const spread = (k: string) => `[${rates[k].map((x) => fmtRate(x)).join(' ')}]`;
       line(
-        `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(ours)} fps (${modes.taplab}), C reference ${fmtRate(cRef)} fps, ` +
-          `ratio ${(ours / cRef).toFixed(2)}x${size === 64 ? ' (target >= 1.00x)' : ''}${target}; ` +
-          `taplab with multishot reads ${fmtRate(multishot)} fps, ${(multishot / cRef).toFixed(2)}x; ` +
-          `with read()+write() ${fmtRate(plain)} fps, ${(plain / cRef).toFixed(2)}x`,
+        `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(median(rates.taplab))} fps (${modes.taplab}), ` +
+          `C reference ${fmtRate(median(rates.C))} fps, ratio ${ours.toFixed(2)}x${size === 64 ? ' (target >= 1.00x)' : ''}${target}; ` +
+          `with read() reads ${ratio('taplab-read').toFixed(2)}x; with read()+write() ${ratio('taplab-write').toFixed(2)}x ` +
+          `(median of ${pairs} paired ratios)`,
       );
       line(
-        `         runs (fps, in run order): C ${spread('C')}, taplab ${spread('taplab')}, ` +
-          `multishot ${spread('taplab-multishot')}, read()+write() ${spread('taplab-write')}`,
+        `         runs (fps, by round): C ${spread('C')}, taplab ${spread('taplab')}, ` +
+          `read() reads ${spread('taplab-read')}, read()+write() ${spread('taplab-write')}`,
       );
     }
   } finally {

@@ -20,8 +20,8 @@ export interface NativeOpenOptions {
   batch?: number;
   slotSize?: number;
   ioUring?: boolean;
-  /** Receive through an io_uring multishot read (default false: read() per frame). */
-  uringRead?: boolean;
+  /** Receive path: false = read() per frame, 'batch' = batched io_uring reads, true or 'multishot' = the multishot read. */
+  uringRead?: boolean | 'batch' | 'multishot';
 }
 
 export interface NativeOpenResult {
@@ -34,8 +34,8 @@ export interface NativeOpenResult {
   ioUring: boolean;
   /** Which write path is in use, and why (e.g. "io_uring, 256 entries, fixed file"). */
   writePath: string;
-  /** Whether input comes from an io_uring multishot read into a provided-buffer ring over the arena. */
-  uringRead: boolean;
+  /** The receive path in use: read() per frame, batched io_uring reads, or the multishot read. */
+  readMode: 'read' | 'batch' | 'multishot';
   /** Which receive path is in use, and why (e.g. "io_uring multishot read, 256-buffer ring, ..."). */
   readPath: string;
   /** Input arena: `batch` slots of `slotSize` bytes, written by C, read by JS during onInput. */

@@ -62,11 +62,15 @@ async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Pro
   }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type ReadMode = false | 'batch' | 'multishot';
 /** The receive path asked for is the one in use (io_uring only where this kernel and build have it). */
-function expectPath(tap: TapDevice, uringRead: boolean): void {
-  const can = loadTapAddon().hasLiburing && kernelAtLeast(6, 7);
-  expect(tap.readPath).toBe(uringRead && can ? 'io_uring-multishot' : 'read');
+function expectPath(tap: TapDevice, uringRead: ReadMode): void {
+  const uring = loadTapAddon().hasLiburing;
+  if (uringRead === 'multishot') expect(tap.readPath).toBe(uring && kernelAtLeast(6, 7) ? 'io_uring-multishot' : 'read');
+  else if (uringRead === 'batch') expect(tap.readPath).toBe(uring ? 'io_uring-batch' : 'read');
+  else expect(tap.readPath).toBe('read');
 }
+const READ_MODES: ReadMode[] = ['batch', 'multishot', false];
 function kernelAtLeast(major: number, minor: number): boolean {
   const [a, b] = release().split('.').map((x) => parseInt(x, 10));
   return a > major || (a === major && b >= minor);
@@ -262,8 +266,8 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
       }),
     ));
 
-  describe('receive paths: io_uring multishot read and the read() fallback', () => {
-    it('reports the receive path: read() by default and with uringRead: false, multishot with uringRead: true', () =>
+  describe('receive paths: batched io_uring reads, the multishot read and read()', () => {
+    it('reports the receive path: batched reads by default, read() with uringRead: false, multishot with uringRead: true', () =>
       withNetns(async (ns) => {
         await withTap(ns, { name: 'tl0', uringRead: true }, async (tap) => {
           console.info(`tl0: read path: ${tap.readPath} (${tap.readNote})`);
@@ -273,8 +277,13 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
           if (tap.readPath === 'io_uring-multishot') expect(tap.readNote).toMatch(/multishot read, 256-buffer ring/);
         });
         await withTap(ns, { name: 'tl2' }, async (tap) => {
+          expectPath(tap, 'batch');
+          if (loadTapAddon().hasLiburing) expect(tap.readNote).toMatch(/io_uring batched reads/);
+        });
+        await withTap(ns, { name: 'tl3', ioUring: false }, async (tap) => {
+          // Batched reads ride on the write ring: without it, read(), and the note says why.
           expect(tap.readPath).toBe('read');
-          expect(tap.readNote).toMatch(/the default/);
+          expect(tap.readNote).toMatch(/no io_uring for writes .*: using read\(\)/);
         });
         await withTap(ns, { name: 'tl1', uringRead: false }, async (tap) => {
           expect(tap.readPath).toBe('read');
@@ -288,7 +297,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
         });
       }));
 
-    for (const uringRead of [true, false]) {
+    for (const uringRead of READ_MODES) {
       it(`many times the ring size, in bursts: every frame, in order, batches <= batch (uringRead: ${uringRead})`, () =>
         withNetns(async (ns) =>
           withTap(ns, { name: 'tl0', batch: 8, uringRead }, async (tap) => {
@@ -345,8 +354,8 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
 
     it('more than 65,536 frames (the buffer ring index wraps): all in order (io_uring path)', () =>
       withNetns(async (ns) =>
-        withTap(ns, { name: 'tl0', batch: 16, uringRead: true }, async (tap) => {
-          expectPath(tap, true);
+        withTap(ns, { name: 'tl0', batch: 16, uringRead: 'multishot' }, async (tap) => {
+          expectPath(tap, 'multishot');
           await ns.exec('ip', ['link', 'set', 'tl0', 'txqueuelen', '100000']);
           const rec = { n: 0, bad: 0, batches: 0 };
           tap.start({
@@ -378,7 +387,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
     it('close() with the multishot read armed removes the TAP at once and is idempotent', () =>
       withNetns(async (ns) => {
         const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true, uringRead: true });
-        expectPath(tap, true);
+        expectPath(tap, 'multishot');
         const rec = recorder();
         tap.start(rec.handlers);
         await ns.sendRawFrames('tl0', [hex(frame(BCAST, KSRC, 1))]);
@@ -467,7 +476,7 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
       ));
   });
 
-  for (const uringRead of [true, false])
+  for (const uringRead of READ_MODES)
   it(`deleting the TAP under an open device reports linkState(false, ENXIO) and does not crash (uringRead: ${uringRead})`, () =>
     withNetns(async (ns) => {
       const tap = TapDevice.open({ name: 'tl0', netns: ns.path, up: true, uringRead });
