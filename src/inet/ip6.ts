@@ -386,7 +386,7 @@ export class Ipv6 {
         ifa.ifa_ibytes! += IP6_HDR_LEN + p.payloadLen;
       }
     }
-    const w = ip6WalkExtensions(buf, p.payloadOff, p.payloadLen, h.nextHeader);
+    const w = ip6WalkExtensions(buf, p.payloadOff, p.payloadLen, h.nextHeader, false); // no option list: only routerAlert is read
     if ('error' in w) {
       if (w.error === 'too-many-headers') st.ip6s_toomanyhdr++;
       else if (w.error === 'exthdr-truncated') st.ip6s_tooshort++;

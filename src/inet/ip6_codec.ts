@@ -167,10 +167,10 @@ export interface Ip6Chain {
    * protocol turns out to be unknown (RFC 8200 §4; FreeBSD ip6_get_prevhdr).
    */
   nxtPointer: number;
-  /** The extension headers walked, in order. */
-  headers: number[];
-  /** Non-padding options in order, unknown 'skip' ones included. */
-  options: Ip6Option[];
+  /** The extension headers walked, in order (empty when the walk was asked for no detail). */
+  headers: readonly number[];
+  /** Non-padding options in order, unknown 'skip' ones included (empty when the walk was asked for no detail). */
+  options: readonly Ip6Option[];
   /** Value of the first Router Alert option of the Hop-by-Hop header (RFC 2711). */
   routerAlert?: number;
   /** Present when a Fragment header was met, atomic fragments included. */
@@ -231,34 +231,54 @@ export interface Ip6WalkFailure {
  * ignored (§4.4), an atomic fragment (offset 0, M clear; RFC 6946 §4) is
  * passed through and any other fragment stops the walk. Anything else is the
  * upper layer, including AH and ESP, which taplab does not implement.
+ *
+ * With `detail` false the chain's `headers` and `options` stay empty (one
+ * shared frozen array): ip6_input needs neither, and every datagram it
+ * takes in is walked, so it skips allocating a list and an option object
+ * (and a copy of its data) for each datagram. The checks are the same.
  */
-export function ip6WalkExtensions(buf: Uint8Array, off: number, len: number, firstNext: number): Ip6Chain | Ip6WalkFailure {
+export function ip6WalkExtensions(buf: Uint8Array, off: number, len: number, firstNext: number, detail = true): Ip6Chain | Ip6WalkFailure {
   const end = off + len;
-  const ptr = (at: number) => at - off + IP6_HDR_LEN;
-  const chain: Ip6Chain = { upper: firstNext, upperOff: off, upperLen: len, nxtPointer: 6, headers: [], options: [] };
+  const base = off - IP6_HDR_LEN; // pointers count from the start of the IPv6 header
+  const headers: number[] | undefined = detail ? [] : undefined;
+  const options: Ip6Option[] | undefined = detail ? [] : undefined;
+  // routerAlert and fragment are there from the start (undefined), so setting them keeps the
+  // object's shape: adding a property later costs V8 a new property store per datagram.
+  const chain: Ip6Chain = {
+    upper: firstNext,
+    upperOff: off,
+    upperLen: len,
+    nxtPointer: 6,
+    headers: headers ?? NO_HEADERS,
+    options: options ?? NO_OPTIONS,
+    routerAlert: undefined,
+    fragment: undefined,
+  };
   let nxt = firstNext;
   let p = off;
   let nxtPointer = 6; // the fixed header's Next Header field
+  let walked = 0;
   for (;;) {
     if (nxt !== IPPROTO_HOPOPTS && nxt !== IPPROTO_DSTOPTS && nxt !== IPPROTO_ROUTING && nxt !== IPPROTO_FRAGMENT) break;
     if (nxt === IPPROTO_HOPOPTS && p !== off)
       return {
         error: 'hbh-not-first',
-        detail: `a Hop-by-Hop Options header at offset ${ptr(p)}, not right after the IPv6 header`,
+        detail: `a Hop-by-Hop Options header at offset ${p - base}, not right after the IPv6 header`,
         pointer: nxtPointer,
         icmpCode: ICMP6_PARAMPROB_NEXTHEADER,
       };
-    if (chain.headers.length >= IP6_MAX_EXTHDRS)
+    if (walked >= IP6_MAX_EXTHDRS)
       return { error: 'too-many-headers', detail: `more than ${IP6_MAX_EXTHDRS} extension headers` };
     // Every extension header is at least 8 bytes (RFC 8200 §4: lengths are in
     // 8-octet units, the first 8 not counted).
-    if (end - p < 8) return truncated(nxt, ptr(p), 8, end - p);
+    if (end - p < 8) return truncated(nxt, p - base, 8, end - p);
     const hlen = nxt === IPPROTO_FRAGMENT ? 8 : (buf[p + 1] + 1) * 8;
-    if (end - p < hlen) return truncated(nxt, ptr(p), hlen, end - p);
-    chain.headers.push(nxt);
+    if (end - p < hlen) return truncated(nxt, p - base, hlen, end - p);
+    walked++;
+    headers?.push(nxt);
 
     if (nxt === IPPROTO_HOPOPTS || nxt === IPPROTO_DSTOPTS) {
-      const bad = walkOptions(buf, p, hlen, nxt, ptr, chain);
+      const bad = walkOptions(buf, p, hlen, nxt, base, chain, options);
       if (bad) return bad;
     } else if (nxt === IPPROTO_ROUTING) {
       const type = buf[p + 2];
@@ -267,7 +287,7 @@ export function ip6WalkExtensions(buf: Uint8Array, off: number, len: number, fir
         return {
           error: 'bad-routing',
           detail: `Routing header type ${type} with ${segmentsLeft} segments left`,
-          pointer: ptr(p + 2),
+          pointer: p + 2 - base,
           icmpCode: ICMP6_PARAMPROB_HEADER,
         };
     } else {
@@ -289,7 +309,7 @@ export function ip6WalkExtensions(buf: Uint8Array, off: number, len: number, fir
         return chain;
       }
     }
-    nxtPointer = ptr(p); // the Next Header field is every extension header's first byte
+    nxtPointer = p - base; // the Next Header field is every extension header's first byte
     nxt = buf[p];
     p += hlen;
   }
@@ -308,14 +328,22 @@ function truncated(nxt: number, pointer: number, need: number, have: number): Ip
   };
 }
 
-/** Process the options of a Hop-by-Hop or Destination Options header at p (hlen bytes). */
+const NO_HEADERS: readonly number[] = Object.freeze([]);
+const NO_OPTIONS: readonly Ip6Option[] = Object.freeze([]);
+
+/**
+ * Process the options of a Hop-by-Hop or Destination Options header at p
+ * (hlen bytes); `base` is the offset of the IPv6 header, and the options go
+ * to `options` when given.
+ */
 function walkOptions(
   buf: Uint8Array,
   p: number,
   hlen: number,
   header: number,
-  ptr: (at: number) => number,
+  base: number,
   chain: Ip6Chain,
+  options: Ip6Option[] | undefined,
 ): Ip6WalkFailure | undefined {
   const hend = p + hlen;
   let i = p + 2;
@@ -329,8 +357,8 @@ function walkOptions(
     if (i + 2 > hend || i + 2 + buf[i + 1] > hend)
       return {
         error: 'option-overrun',
-        detail: `option ${type} at offset ${ptr(i)} runs past the end of its header`,
-        pointer: ptr(i),
+        detail: `option ${type} at offset ${i - base} runs past the end of its header`,
+        pointer: i - base,
       };
     const dlen = buf[i + 1];
     if (type === IP6OPT_PADN) {
@@ -343,7 +371,7 @@ function walkOptions(
         return {
           error: 'bad-option-length',
           detail: `Router Alert option with length ${dlen}, expected ${IP6OPT_RTALERT_LEN}`,
-          pointer: ptr(i + 1),
+          pointer: i + 1 - base,
           icmpCode: ICMP6_PARAMPROB_HEADER,
         };
       // RFC 2711 §2 allows one per packet; should there be more, the first counts.
@@ -353,14 +381,14 @@ function walkOptions(
       if (action !== 'skip')
         return {
           error: 'unknown-option',
-          detail: `unrecognized option type 0x${type.toString(16).padStart(2, '0')} at offset ${ptr(i)}: ${action}`,
-          pointer: ptr(i),
+          detail: `unrecognized option type 0x${type.toString(16).padStart(2, '0')} at offset ${i - base}: ${action}`,
+          pointer: i - base,
           icmpCode: action === 'discard' ? undefined : ICMP6_PARAMPROB_OPTION,
           action,
           optType: type,
         };
     }
-    chain.options.push({ header, type, data: buf.slice(i + 2, i + 2 + dlen), pointer: ptr(i) });
+    options?.push({ header, type, data: buf.slice(i + 2, i + 2 + dlen), pointer: i - base });
     i += 2 + dlen;
   }
   return undefined;

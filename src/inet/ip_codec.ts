@@ -37,12 +37,22 @@ export interface IpHeader {
   ttl: number;
   p: number;
   sum: number;
+  /** Copies of the addresses (the caller may keep them). */
   src: Uint8Array;
   dst: Uint8Array;
-  options: IpOption[];
-  /** The Router Alert option's value, when present. */
+  /**
+   * The options other than Router Alert (which is `routerAlert`), No
+   * Operation and End of Option List, in order. Nothing in taplab reads
+   * them, and IGMP's header carries Router Alert only, so in the common
+   * case this is one shared, frozen empty array and parsing allocates no
+   * option objects.
+   */
+  options: readonly IpOption[];
+  /** The Router Alert option's value; undefined when the header has none. */
   routerAlert?: number;
 }
+
+const NO_OPTIONS: readonly IpOption[] = Object.freeze([]);
 
 /** The ipstat field a malformed header is counted in. */
 export type IpParseError = 'ips_toosmall' | 'ips_badvers' | 'ips_badhlen' | 'ips_badsum' | 'ips_badlen' | 'ips_tooshort' | 'ips_badoptions';
@@ -60,7 +70,7 @@ export function ipParse(buf: Uint8Array, off: number, len: number): IpParsed {
   const total = (buf[off + 2] << 8) | buf[off + 3];
   if (total < hl) return { error: 'ips_badlen', detail: `total length ${total} is less than the header length ${hl}` };
   if (len < total) return { error: 'ips_tooshort', detail: `total length ${total} but only ${len} bytes received` };
-  const options: IpOption[] = [];
+  let options: IpOption[] | undefined;
   let routerAlert: number | undefined;
   for (let p = off + IP_HDRLEN; p < off + hl; ) {
     const type = buf[p];
@@ -72,12 +82,13 @@ export function ipParse(buf: Uint8Array, off: number, len: number): IpParsed {
     if (p + 1 >= off + hl) return { error: 'ips_badoptions', detail: `option ${type} has no length byte` };
     const olen = buf[p + 1];
     if (olen < 2 || p + olen > off + hl) return { error: 'ips_badoptions', detail: `option ${type} has a bad length ${olen}` };
-    const data = buf.slice(p + 2, p + olen);
     if (type === IPOPT_RA) {
       if (olen !== 4) return { error: 'ips_badoptions', detail: `Router Alert option of length ${olen}` };
-      routerAlert = (data[0] << 8) | data[1];
+      // RFC 2113 allows one; should there be more, the last counts.
+      routerAlert = (buf[p + 2] << 8) | buf[p + 3];
+    } else {
+      (options ??= []).push({ type, data: buf.slice(p + 2, p + olen) });
     }
-    options.push({ type, data });
     p += olen;
   }
   const hdr: IpHeader = {
@@ -91,9 +102,10 @@ export function ipParse(buf: Uint8Array, off: number, len: number): IpParsed {
     sum: (buf[off + 10] << 8) | buf[off + 11],
     src: buf.slice(off + 12, off + 16),
     dst: buf.slice(off + 16, off + 20),
-    options,
+    options: options ?? NO_OPTIONS,
+    // Always set (undefined when absent): one object shape, and no property added afterwards.
+    routerAlert,
   };
-  if (routerAlert !== undefined) hdr.routerAlert = routerAlert;
   return { hdr, payloadOff: off + hl, payloadLen: total - hl };
 }
 

@@ -18,20 +18,22 @@ class SlabAllocator {
   constructor(
     private readonly size: number,
     private readonly max: number,
-    /** Views start on multiples of this (8 lets copyBytes copy packets by words). */
+    /** Views start on multiples of this, plus `skew`. */
     private readonly align: number,
+    private readonly skew = 0,
   ) {
     this.slab = new Uint8Array(size);
   }
 
   take(n: number): Uint8Array {
     if (n > this.max) return new Uint8Array(n);
-    if (this.used + n > this.size) {
+    if (this.used + this.skew + n > this.size) {
       this.slab = new Uint8Array(this.size);
       this.used = 0;
     }
-    const v = this.slab.subarray(this.used, this.used + n);
-    this.used += (n + this.align - 1) & ~(this.align - 1);
+    const at = this.used + this.skew;
+    const v = this.slab.subarray(at, at + n);
+    this.used += (this.skew + n + this.align - 1) & ~(this.align - 1);
     return v;
   }
 }
@@ -59,7 +61,14 @@ export function smallCopy(src: ArrayLike<number>): Uint8Array {
  * reused: a packet's bytes are its holder's for good, and a packet kept
  * keeps its slab alive.
  */
-const packets = new SlabAllocator(65536, 2048, 8);
+/*
+ * A packet starts 2 bytes past a multiple of 8: a datagram built here goes
+ * to an if_snd slot (word-aligned) after the 14-byte Ethernet header, so
+ * its first byte and its place in the slot then agree mod 4 and
+ * ether_output_frame's copyBytes moves it by words rather than by
+ * TypedArray.set on a fresh subarray.
+ */
+const packets = new SlabAllocator(65536, 2048, 8, 2);
 
 /** A zeroed array of `n` bytes for a packet: a view on a shared slab up to 2 KiB, an array of its own above. */
 export function packetBytes(n: number): Uint8Array {

@@ -85,9 +85,8 @@ export function etherWriteHeader(
   out[at + 13] = type & 0xff;
 }
 
-/** ETHER_MAP_IP_MULTICAST: 01:00:5e + the low 23 bits of the group. */
-export function etherMapIpMulticast(group: Uint8Array): Uint8Array {
-  const m = smallBytes(6);
+/** ETHER_MAP_IP_MULTICAST: 01:00:5e + the low 23 bits of the group (written to `m` when given). */
+export function etherMapIpMulticast(group: Uint8Array, m = smallBytes(6)): Uint8Array {
   m[0] = 0x01;
   m[1] = 0x00;
   m[2] = 0x5e;
@@ -97,9 +96,8 @@ export function etherMapIpMulticast(group: Uint8Array): Uint8Array {
   return m;
 }
 
-/** ETHER_MAP_IPV6_MULTICAST: 33:33 + the low 32 bits of the group (RFC 2464 §7). */
-export function etherMapIpv6Multicast(group: Uint8Array): Uint8Array {
-  const m = smallBytes(6);
+/** ETHER_MAP_IPV6_MULTICAST: 33:33 + the low 32 bits of the group (RFC 2464 §7; written to `m` when given). */
+export function etherMapIpv6Multicast(group: Uint8Array, m = smallBytes(6)): Uint8Array {
   m[0] = 0x33;
   m[1] = 0x33;
   m[2] = group[12];
@@ -212,7 +210,7 @@ export function ether_output(ifp: Ifnet, buf: Uint8Array, off: number, len: numb
       mac = dst.lladdr;
       break;
     case AF_INET:
-      if ((dst.addr[0] & 0xf0) === 0xe0) mac = etherMapIpMulticast(dst.addr);
+      if ((dst.addr[0] & 0xf0) === 0xe0) mac = etherMapIpMulticast(dst.addr, mcastMac);
       else if (dst.addr[0] === 255 && dst.addr[1] === 255 && dst.addr[2] === 255 && dst.addr[3] === 255) mac = ETHER_BROADCAST;
       else {
         const r = resolve(ifp, dst);
@@ -222,7 +220,7 @@ export function ether_output(ifp: Ifnet, buf: Uint8Array, off: number, len: numb
       etype ||= ETHERTYPE_IP;
       break;
     case AF_INET6:
-      if (dst.addr[0] === 0xff) mac = etherMapIpv6Multicast(dst.addr);
+      if (dst.addr[0] === 0xff) mac = etherMapIpv6Multicast(dst.addr, mcastMac);
       else {
         const r = resolve(ifp, dst);
         if (typeof r === 'number') return r;
@@ -235,6 +233,9 @@ export function ether_output(ifp: Ifnet, buf: Uint8Array, off: number, len: numb
   }
   return ether_output_frame(ifp, mac, 0, etype, buf, off, len);
 }
+
+/** ether_output's mapped multicast destination: ether_output_frame copies it into the frame at once. */
+const mcastMac = new Uint8Array(6);
 
 function resolve(ifp: Ifnet, dst: Sockaddr): Uint8Array | number {
   const r = ifp.if_vnet && l2resolvers.get(ifp.if_vnet)?.get(dst.family);

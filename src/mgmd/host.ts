@@ -49,7 +49,11 @@ export interface HostBinding {
   /** Size of a group record with no sources (IGMPv3 8, MLDv2 20) and of one source (4, 16). */
   readonly recordHeaderLen: number;
   readonly addrLen: number;
-  /** Put a message on the wire. */
+  /**
+   * Put a message on the wire. A v3report's records (the array, the record
+   * objects and their source lists) are lent for the call only: the host
+   * reuses them for its next report.
+   */
   send(m: HostMessage): void;
   /** The interface's groups as the socket layer keeps them. */
   groups(): Iterable<InMulti>;
@@ -144,6 +148,15 @@ export class MgmdHostIf {
   gqTimer: Callout | undefined;
   /** No protocol on this interface (no IFF_MULTICAST, or loopback). */
   silent: boolean;
+  /**
+   * The packer of general-query answers, kept from one answer to the next
+   * with its record objects and source lists: every host answers every
+   * general query it hears, and only the timer callout calls answerGeneral,
+   * so the packer is never in use twice at once.
+   */
+  private readonly gqPacker: ReportPacker;
+  /** answerGeneral as a callout function, made once rather than for every general query heard. */
+  private readonly answerGeneralFn = (): void => this.answerGeneral();
 
   constructor(
     readonly b: HostBinding,
@@ -153,6 +166,7 @@ export class MgmdHostIf {
     this.config = { ...DEFAULT_HOST_CONFIG, ...config };
     this.generation = this.config.maxGeneration;
     this.silent = silent;
+    this.gqPacker = new ReportPacker(b);
   }
 
   private rand(maxMs: number): number {
@@ -366,7 +380,7 @@ export class MgmdHostIf {
       const pending = this.gqTimer?.remaining() ?? -1;
       if (pending >= 0 && pending <= delay) return;
       this.gqTimer?.stop();
-      this.gqTimer = this.b.sched.callout(delay, () => this.answerGeneral(), 'mgmd general query response');
+      this.gqTimer = this.b.sched.callout(delay, this.answerGeneralFn, 'mgmd general query response');
       return;
     }
     // Rule 1 holds for every query: a general-query response due sooner covers this one.
@@ -440,15 +454,16 @@ export class MgmdHostIf {
   private answerGeneral(): void {
     this.gqTimer = undefined;
     // Records stream into the packer, which reuses its record objects from
-    // one report to the next: answering 100,000 groups allocates per report,
-    // not per group.
-    const packer = new ReportPacker(this.b);
+    // one report to the next (and from one answer to the next): answering
+    // 100,000 groups allocates per report, not per group.
+    const packer = this.gqPacker;
+    packer.start(); // the MTU may have changed since the last answer
     for (const inm of this.b.groups()) {
       const st = inm.st[1];
       // A group being left (LEAVING) is one the stack keeps only for us: protospecHolds says so
       // without reaching for the group's protocol state (one memory access less per group).
       if (st.mode === MCAST_UNDEFINED || inm.protospecHolds || !this.b.isReported(inm.group)) continue;
-      packer.add(st.mode === MCAST_EXCLUDE ? 'IS_EX' : 'IS_IN', inm.group, st.sources.size ? [...st.sources.values()] : NO_ADDRS);
+      packer.addState(st.mode === MCAST_EXCLUDE ? 'IS_EX' : 'IS_IN', inm.group, st.sources);
     }
     packer.flush();
   }
@@ -589,19 +604,28 @@ export class MgmdHostIf {
  * for the next report.
  */
 class ReportPacker {
-  private readonly budget: number;
+  private budget = 0;
   private readonly hdr: number;
   private readonly alen: number;
-  private readonly maxSrcs: number;
+  private maxSrcs = 0;
   private readonly pool: McRecord[] = [];
+  /** Per pool slot, a source list addState fills (kept for the slot's next use). */
+  private readonly lists: Uint8Array[][] = [];
   private n = 0;
   private used = 0;
 
   constructor(private readonly b: HostBinding) {
-    this.budget = b.recordBudget();
     this.hdr = b.recordHeaderLen;
     this.alen = b.addrLen;
+    this.start();
+  }
+
+  /** Take the budget of the interface as it is now; call before packing a new set of records. */
+  start(): void {
+    this.budget = this.b.recordBudget();
     this.maxSrcs = Math.floor((this.budget - this.hdr) / this.alen);
+    this.n = 0;
+    this.used = 0;
   }
 
   add(type: RecordType, group: Uint8Array, sources: Uint8Array[]): void {
@@ -611,28 +635,52 @@ class ReportPacker {
     else for (let i = 0; i < sources.length; i += max) this.place(type, group, sources.slice(i, i + max));
   }
 
+  /** add() for the sources of a filter state, listed in an array of the packer's own when they fit one record. */
+  addState(type: RecordType, group: Uint8Array, sources: ReadonlyMap<string, Uint8Array>): void {
+    const k = sources.size;
+    if (k === 0 || k > this.maxSrcs) {
+      this.add(type, group, k ? [...sources.values()] : NO_ADDRS);
+      return;
+    }
+    const r = this.slot(k);
+    const list = (this.lists[this.n - 1] ??= []);
+    if (list.length > k) list.length = k;
+    let i = 0;
+    for (const a of sources.values()) list[i++] = a;
+    r.type = type;
+    r.group = group;
+    r.sources = list;
+  }
+
   private place(type: RecordType, group: Uint8Array, sources: Uint8Array[]): void {
-    const size = this.hdr + this.alen * sources.length;
+    const r = this.slot(sources.length);
+    r.type = type;
+    r.group = group;
+    r.sources = sources;
+  }
+
+  /** The pool's next record, for one of `nsrc` sources, after sending the report when it would not fit. */
+  private slot(nsrc: number): McRecord {
+    const size = this.hdr + this.alen * nsrc;
     if (this.used + size > this.budget) this.flush();
     let r = this.pool[this.n];
-    if (!r) this.pool.push((r = { type, group, sources }));
-    else {
-      r.type = type;
-      r.group = group;
-      r.sources = sources;
-    }
+    if (!r) this.pool.push((r = { type: 'IS_IN', group: NO_GROUP, sources: NO_ADDRS }));
     this.n++;
     this.used += size;
+    return r;
   }
 
   flush(): void {
-    if (this.n) this.b.send({ kind: 'v3report', records: this.pool.slice(0, this.n) });
+    // The binding encodes the records at once (HostBinding.send), so the pool itself goes when it is all in use.
+    if (this.n) this.b.send({ kind: 'v3report', records: this.n === this.pool.length ? this.pool : this.pool.slice(0, this.n) });
     this.n = 0;
     this.used = 0;
   }
 }
 
 const NO_ADDRS: Uint8Array[] = [];
+/** Placeholder group of a pool record not yet filled. */
+const NO_GROUP = new Uint8Array(0);
 
 function currentState(group: Uint8Array, st: FilterState): McRecord {
   const type: RecordType = st.mode === MCAST_EXCLUDE ? 'IS_EX' : 'IS_IN';

@@ -126,6 +126,9 @@ export class RouterSource {
   constructor(readonly addr: Uint8Array) {}
 }
 
+/** The source list of a record without sources, as apply() keys it. */
+const NO_SOURCES: ReadonlyMap<string, Uint8Array> = new Map();
+
 export class RouterGroup {
   mode: typeof MCAST_INCLUDE | typeof MCAST_EXCLUDE = MCAST_INCLUDE;
   /** Group timer deadline (EXCLUDE mode); 0 = not running. */
@@ -138,6 +141,8 @@ export class RouterGroup {
   gRetrans = 0;
   lastReporter: Uint8Array | undefined;
   timer: Callout | undefined;
+  /** What `timer` runs (made by the router on first use). */
+  onTimer: (() => void) | undefined;
   rtx: Callout | undefined;
   constructor(
     readonly group: Uint8Array,
@@ -613,8 +618,13 @@ export class MgmdRouterIf {
     this.stats.recordsProcessed++;
     const now = this.b.sched.now();
     const gmiAt = now + this.gmi;
-    const inB = new Map<string, Uint8Array>();
-    for (const a of list) inB.set(addrKey(a), a);
+    // Most records carry no sources (IS_EX {} of an any-source join): those share one empty map.
+    let inB: ReadonlyMap<string, Uint8Array> = NO_SOURCES;
+    if (list.length) {
+      const m = new Map<string, Uint8Array>();
+      for (const a of list) m.set(addrKey(a), a);
+      inB = m;
+    }
     const src = (k: string, a: Uint8Array): RouterSource => {
       let s = g.sources.get(k);
       if (!s) g.sources.set(k, (s = new RouterSource(a)));
@@ -718,10 +728,12 @@ export class MgmdRouterIf {
     g.timer?.stop();
     g.timer = undefined;
     if (next === Infinity) return;
-    g.timer = this.b.sched.callout(next - now, () => {
+    // The function is made once per group: every report re-arms the timer.
+    g.onTimer ??= () => {
       g.timer = undefined;
       this.expire(g);
-    }, 'router group timer');
+    };
+    g.timer = this.b.sched.callout(next - now, g.onTimer, 'router group timer');
   }
 
   /** Timers that are due (§6.3, §6.5). */
