@@ -228,45 +228,64 @@ export class Icmp6IfStat {
   ifs6_out_mlddone = 0;
 }
 
-/** Count an ICMPv6 message of `type` in the per-interface stats (as icmp6_ifstat_inc does). */
+/**
+ * Count an ICMPv6 message of `type` in the per-interface stats (as
+ * icmp6_ifstat_inc does): every message, errors (types < 128), and the
+ * message's own counter. Plain field increments, one switch per direction:
+ * a field picked by a computed name is a keyed lookup on the stats object,
+ * and this runs for every ICMPv6 message (each MLD report and query).
+ */
 export function icmp6IfCount(st: Icmp6IfStat, dir: 'in' | 'out', type: number, code = 0): void {
-  // Field names come from tables made once: a name built per message (`ifs6_${dir}_msg`)
-  // costs a string and a lookup by it, for every ICMPv6 message (each MLD report).
-  const f = ICMP6_IF_FIELDS[dir];
-  const c = st as unknown as Record<string, number>;
-  c[f.msg]++;
-  const name = f.byType.get(type);
-  if (type < 128) c[f.error]++;
-  if (type === 1 && code === 1) c[f.adminprohib]++;
-  if (name) c[name]++;
+  if (dir === 'in') icmp6IfCountIn(st, type, code);
+  else icmp6IfCountOut(st, type, code);
 }
 
-const ICMP6_IF_FIELD: Record<number, string> = {
-  1: 'dstunreach',
-  2: 'pkttoobig',
-  3: 'timeexceed',
-  4: 'paramprob',
-  128: 'echo',
-  129: 'echoreply',
-  130: 'mldquery',
-  131: 'mldreport',
-  132: 'mlddone',
-  133: 'routersolicit',
-  134: 'routeradvert',
-  135: 'neighborsolicit',
-  136: 'neighboradvert',
-  137: 'redirect',
-  143: 'mldreport', // MLDv2 reports count with v1 reports, as mld6.c does
-};
-
-/** The Icmp6IfStat field names of one direction: ifs6_<dir>_msg, _error, _adminprohib and per type. */
-function icmp6IfFields(dir: 'in' | 'out') {
-  return {
-    msg: `ifs6_${dir}_msg`,
-    error: `ifs6_${dir}_error`,
-    adminprohib: `ifs6_${dir}_adminprohib`,
-    byType: new Map(Object.entries(ICMP6_IF_FIELD).map(([type, name]) => [Number(type), `ifs6_${dir}_${name}`])),
-  };
+function icmp6IfCountIn(st: Icmp6IfStat, type: number, code: number): void {
+  st.ifs6_in_msg++;
+  if (type < 128) st.ifs6_in_error++;
+  switch (type) {
+    case 1:
+      st.ifs6_in_dstunreach++;
+      if (code === 1) st.ifs6_in_adminprohib++;
+      break;
+    case 2: st.ifs6_in_pkttoobig++; break;
+    case 3: st.ifs6_in_timeexceed++; break;
+    case 4: st.ifs6_in_paramprob++; break;
+    case 128: st.ifs6_in_echo++; break;
+    case 129: st.ifs6_in_echoreply++; break;
+    case 130: st.ifs6_in_mldquery++; break;
+    case 131: // MLDv2 reports (143) count with v1 reports, as mld6.c does
+    case 143: st.ifs6_in_mldreport++; break;
+    case 132: st.ifs6_in_mlddone++; break;
+    case 133: st.ifs6_in_routersolicit++; break;
+    case 134: st.ifs6_in_routeradvert++; break;
+    case 135: st.ifs6_in_neighborsolicit++; break;
+    case 136: st.ifs6_in_neighboradvert++; break;
+    case 137: st.ifs6_in_redirect++; break;
+  }
 }
 
-const ICMP6_IF_FIELDS = { in: icmp6IfFields('in'), out: icmp6IfFields('out') };
+function icmp6IfCountOut(st: Icmp6IfStat, type: number, code: number): void {
+  st.ifs6_out_msg++;
+  if (type < 128) st.ifs6_out_error++;
+  switch (type) {
+    case 1:
+      st.ifs6_out_dstunreach++;
+      if (code === 1) st.ifs6_out_adminprohib++;
+      break;
+    case 2: st.ifs6_out_pkttoobig++; break;
+    case 3: st.ifs6_out_timeexceed++; break;
+    case 4: st.ifs6_out_paramprob++; break;
+    case 128: st.ifs6_out_echo++; break;
+    case 129: st.ifs6_out_echoreply++; break;
+    case 130: st.ifs6_out_mldquery++; break;
+    case 131:
+    case 143: st.ifs6_out_mldreport++; break;
+    case 132: st.ifs6_out_mlddone++; break;
+    case 133: st.ifs6_out_routersolicit++; break;
+    case 134: st.ifs6_out_routeradvert++; break;
+    case 135: st.ifs6_out_neighborsolicit++; break;
+    case 136: st.ifs6_out_neighboradvert++; break;
+    case 137: st.ifs6_out_redirect++; break;
+  }
+}
