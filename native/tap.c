@@ -106,6 +106,9 @@ typedef struct tap {
 } tap_t;
 
 static void tap_on_poll(uv_poll_t *h, int status, int events);
+#ifdef HAVE_LIBURING
+static int submit_chunk(tap_t *t, uint32_t chunk);
+#endif
 
 /* ---------- errors ---------- */
 
@@ -443,24 +446,8 @@ static int drain_batched(tap_t *t) {
       if (t->uring_fixed) sqe->flags |= IOSQE_FIXED_FILE;
       sqe->user_data = k;
     }
-    int r;
-    do r = io_uring_submit_and_wait(&t->ring, chunk);
-    while (r == -EINTR);
-    if (r < 0) return -r;
-    for (uint32_t got = 0; got < chunk;) {
-      struct io_uring_cqe *cqe;
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&t->ring, head, cqe) {
-        t->res[cqe->user_data] = cqe->res;
-        seen++;
-      }
-      io_uring_cq_advance(&t->ring, seen);
-      got += seen;
-      if (got < chunk && !seen) {
-        r = io_uring_wait_cqe(&t->ring, &cqe);
-        if (r < 0 && r != -EINTR) return -r;
-      }
-    }
+    int r = submit_chunk(t, chunk);
+    if (r) return r;
     uint32_t taken = 0;
     for (uint32_t k = 0; k < chunk; k++) {
       int32_t v = t->res[k];
@@ -992,6 +979,31 @@ static int write_plain(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t fir
 }
 
 #ifdef HAVE_LIBURING
+/* Submit the `chunk` SQEs prepared on the write ring (user_data = position
+ * 0..chunk-1) in one io_uring_enter, wait for all of them, and put each
+ * result in t->res by position. Returns 0 or an errno. */
+static int submit_chunk(tap_t *t, uint32_t chunk) {
+  int r;
+  do r = io_uring_submit_and_wait(&t->ring, chunk);
+  while (r == -EINTR);
+  if (r < 0) return -r;
+  for (uint32_t got = 0; got < chunk;) {
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&t->ring, head, cqe) {
+      t->res[cqe->user_data] = cqe->res;
+      seen++;
+    }
+    io_uring_cq_advance(&t->ring, seen);
+    got += seen;
+    if (got < chunk && !seen) {
+      r = io_uring_wait_cqe(&t->ring, &cqe);
+      if (r < 0 && r != -EINTR) return -r;
+    }
+  }
+  return 0;
+}
+
 /* The SQEs of one chunk are NOT linked: a link makes the kernel issue each
  * write from task work after the previous one completes, which cost more than
  * the plain write() loop. Unlinked SQEs submitted in one io_uring_enter are
@@ -1024,25 +1036,8 @@ static int write_uring(tap_t *t, const uint8_t *buf, uint32_t slot, uint32_t fir
       if (t->uring_fixed) sqe->flags |= IOSQE_FIXED_FILE;
       sqe->user_data = k;
     }
-    /* One enter for the whole chunk: it submits and waits for every completion. */
-    int r;
-    do r = io_uring_submit_and_wait(&t->ring, chunk);
-    while (r == -EINTR);
-    if (r < 0) return -r;
-    for (uint32_t got = 0; got < chunk;) {
-      struct io_uring_cqe *cqe;
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&t->ring, head, cqe) {
-        res[cqe->user_data] = cqe->res;
-        seen++;
-      }
-      io_uring_cq_advance(&t->ring, seen);
-      got += seen;
-      if (got < chunk && !seen) {
-        r = io_uring_wait_cqe(&t->ring, &cqe);
-        if (r < 0 && r != -EINTR) return -r;
-      }
-    }
+    int r = submit_chunk(t, chunk);
+    if (r) return r;
     /* taken = frames up to and including the last one the kernel is done with. */
     uint32_t taken = 0;
     for (uint32_t k = chunk; k > 0; k--) {
