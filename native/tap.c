@@ -83,6 +83,7 @@ typedef struct tap {
   int use_uring;
 #ifdef HAVE_LIBURING
   struct io_uring ring;
+  int ring_live;     /* `ring` exists (until tap_close), whichever paths still use it */
   int uring_fixed;   /* fd registered with the ring: saves a file lookup per SQE */
   int32_t res[1024]; /* completion results of one chunk, by position */
   int rx_batch;      /* input by batches of plain reads on `ring`, one io_uring_enter per batch */
@@ -263,9 +264,13 @@ static void tap_close(tap_t *t, int in_teardown) {
 #ifdef HAVE_LIBURING
   /* A registered file is a reference the ring holds on the TAP, and ring
    * teardown is asynchronous; unregister first so that the device is gone
-   * when close() returns, not some milliseconds later. */
-  if (t->use_uring && t->uring_fixed) io_uring_unregister_files(&t->ring);
-  if (t->use_uring || t->rx_batch) io_uring_queue_exit(&t->ring);
+   * when close() returns, not some milliseconds later. The ring may outlive
+   * both paths that used it (each can fall back to read()/write()). */
+  if (t->ring_live) {
+    if (t->uring_fixed) io_uring_unregister_files(&t->ring);
+    io_uring_queue_exit(&t->ring);
+    t->ring_live = 0;
+  }
   t->use_uring = 0;
   t->rx_batch = 0;
   rx_teardown(t);
@@ -447,7 +452,16 @@ static int drain_batched(tap_t *t) {
       sqe->user_data = k;
     }
     int r = submit_chunk(t, chunk);
-    if (r) return r;
+    if (r) {
+      /* The ring itself failed (not a read): keep what earlier chunks read,
+       * and leave io_uring for good, both ways, rather than the device:
+       * read() and write() do not depend on it. */
+      t->rx_batch = 0;
+      t->use_uring = 0;
+      snprintf(t->read_note, sizeof t->read_note, "io_uring_enter failed (%s): using read()", errno_name(r));
+      snprintf(t->uring_note, sizeof t->uring_note, "io_uring_enter failed (%s): using write()", errno_name(r));
+      break;
+    }
     uint32_t taken = 0;
     for (uint32_t k = 0; k < chunk; k++) {
       int32_t v = t->res[k];
@@ -603,6 +617,7 @@ static void setup_uring(tap_t *t, int wanted) {
     snprintf(t->uring_note, sizeof t->uring_note, "io_uring_queue_init failed (%s): using write()", errno_name(-r));
     return;
   }
+  t->ring_live = 1;
   t->uring_fixed = io_uring_register_files(&t->ring, &t->fd, 1) == 0;
   t->use_uring = 1;
   snprintf(t->uring_note, sizeof t->uring_note, "io_uring, %u entries%s", entries,
@@ -777,6 +792,23 @@ fail:
   return e;
 }
 
+/* The I/O paths of a device, as open() and paths() report them. */
+static void set_paths(napi_env env, napi_value obj, tap_t *t) {
+  napi_value v;
+  napi_get_boolean(env, t->use_uring, &v);
+  napi_set_named_property(env, obj, "ioUring", v);
+  napi_create_string_utf8(env, t->uring_note, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, obj, "writePath", v);
+#ifdef HAVE_LIBURING
+  napi_create_string_utf8(env, t->rx_uring ? "multishot" : t->rx_batch ? "batch" : "read", NAPI_AUTO_LENGTH, &v);
+#else
+  napi_create_string_utf8(env, "read", NAPI_AUTO_LENGTH, &v);
+#endif
+  napi_set_named_property(env, obj, "readMode", v);
+  napi_create_string_utf8(env, t->read_note, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, obj, "readPath", v);
+}
+
 /* open({name?, netns?, attach?, up?, batch?, slotSize?, ioUring?, uringRead?}) */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -896,18 +928,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "name", tmp);
   napi_create_int32(env, ifindex, &tmp);
   napi_set_named_property(env, result, "ifindex", tmp);
-  napi_get_boolean(env, t->use_uring, &tmp);
-  napi_set_named_property(env, result, "ioUring", tmp);
-  napi_create_string_utf8(env, t->uring_note, NAPI_AUTO_LENGTH, &tmp);
-  napi_set_named_property(env, result, "writePath", tmp);
-#ifdef HAVE_LIBURING
-  napi_create_string_utf8(env, t->rx_uring ? "multishot" : t->rx_batch ? "batch" : "read", NAPI_AUTO_LENGTH, &tmp);
-#else
-  napi_create_string_utf8(env, "read", NAPI_AUTO_LENGTH, &tmp);
-#endif
-  napi_set_named_property(env, result, "readMode", tmp);
-  napi_create_string_utf8(env, t->read_note, NAPI_AUTO_LENGTH, &tmp);
-  napi_set_named_property(env, result, "readPath", tmp);
+  set_paths(env, result, t);
   napi_set_named_property(env, result, "arena", arena);
   napi_set_named_property(env, result, "lengths", lengths);
   napi_create_uint32(env, batch, &tmp);
@@ -1196,6 +1217,19 @@ static void set_num(napi_env env, napi_value o, const char *k, double v) {
  * rxBytes, txErrors} or null when the interface no longer exists. Counters
  * are the kernel's (its tx = frames towards us), 32-bit as getifaddrs()
  * reports them. */
+/* paths(handle) -> {ioUring, writePath, readMode, readPath}: the I/O paths
+ * in use now (a fallback may have changed them since open). */
+static napi_value js_paths(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *t = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!t) return NULL;
+  napi_create_object(env, &out);
+  set_paths(env, out, t);
+  return out;
+}
+
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
@@ -1252,6 +1286,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setFilter", NULL, js_set_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"paths", NULL, js_paths, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -24,20 +24,23 @@ export interface NativeOpenOptions {
   uringRead?: boolean | 'batch' | 'multishot';
 }
 
-export interface NativeOpenResult {
-  handle: NativeHandle;
-  /** The kernel's name for the interface. */
-  name: string;
-  /** The interface index in the TAP's namespace. */
-  ifindex: number;
+export interface NativePaths {
   /** Whether writes go through io_uring. */
   ioUring: boolean;
   /** Which write path is in use, and why (e.g. "io_uring, 256 entries, fixed file"). */
   writePath: string;
   /** The receive path in use: read() per frame, batched io_uring reads, or the multishot read. */
   readMode: 'read' | 'batch' | 'multishot';
-  /** Which receive path is in use, and why (e.g. "io_uring multishot read, 256-buffer ring, ..."). */
+  /** Which receive path is in use, and why. */
   readPath: string;
+}
+
+export interface NativeOpenResult extends NativePaths {
+  handle: NativeHandle;
+  /** The kernel's name for the interface. */
+  name: string;
+  /** The interface index in the TAP's namespace. */
+  ifindex: number;
   /** Input arena: `batch` slots of `slotSize` bytes, written by C, read by JS during onInput. */
   arena: ArrayBuffer;
   /** Input frame lengths, one per slot, written by C. */
@@ -80,6 +83,8 @@ export interface TapAddon {
   setFilter(handle: NativeHandle, flags: number, addrs: Uint8Array): number;
   /** null when the interface no longer exists (or the handle is closed). */
   stats(handle: NativeHandle): NativeStats | null;
+  /** The I/O paths in use now: a fallback (a kernel that refuses RWF_NOWAIT, a failed ring) may change them after open. */
+  paths(handle: NativeHandle): NativePaths;
   close(handle: NativeHandle): void;
 }
 

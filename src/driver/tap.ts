@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { ERRNO, KernError, type ErrnoName } from '../kern/errno.js';
 import type { DeviceHandlers, DeviceStats, EtherDevice, HwFilter } from './device.js';
-import { loadTapAddon, TUN_FLT_ALLMULTI, type NativeError, type NativeHandle, type NativeStats, type TapAddon } from './native.js';
+import { loadTapAddon, TUN_FLT_ALLMULTI, type NativeError, type NativeHandle, type NativePaths, type NativeStats, type TapAddon } from './native.js';
 
 export interface TapOpenOptions {
   /** Interface name (1..15 bytes). Omitted: the kernel picks tapN. Required with attach. */
@@ -169,14 +169,23 @@ export class TapDevice implements EtherDevice {
   readonly ifindex: number;
   /** The namespace path the TAP lives in, or undefined for this process's namespace. */
   readonly netns: string | undefined;
-  /** Whether batched writes go through io_uring. */
-  readonly ioUring: boolean;
+  /** Whether batched writes go through io_uring (now: a fallback may have turned it off since open). */
+  get ioUring(): boolean {
+    return this.paths().ioUring;
+  }
   /** The write path and why, e.g. "io_uring, 256 entries, fixed file". */
-  readonly writePath: string;
+  get writePath(): string {
+    return this.paths().writePath;
+  }
   /** The receive path in use: batched io_uring reads, an io_uring multishot read, or one read() per frame. */
-  readonly readPath: 'io_uring-batch' | 'io_uring-multishot' | 'read';
-  /** The receive path and why, e.g. "io_uring multishot read, 256-buffer ring, deferred task work, fixed file". */
-  readonly readNote: string;
+  get readPath(): 'io_uring-batch' | 'io_uring-multishot' | 'read' {
+    const m = this.paths().readMode;
+    return m === 'read' ? 'read' : m === 'batch' ? 'io_uring-batch' : 'io_uring-multishot';
+  }
+  /** The receive path and why, e.g. "io_uring batched reads (RWF_NOWAIT, one enter per batch), fixed file". */
+  get readNote(): string {
+    return this.paths().readPath;
+  }
   /** Largest frame carried: the input slot size. */
   readonly maxFrame: number;
   /** Most frames per input batch. */
@@ -189,6 +198,8 @@ export class TapDevice implements EtherDevice {
   private handlers: DeviceHandlers | undefined;
   private closed = false;
   private deadError: KernError | undefined;
+  /** The I/O paths as last read from the addon (kept after close). */
+  private lastPaths: NativePaths;
   private lastStats: TapStats = {
     drops: 0, txDropped: 0, rxDropped: 0, txPackets: 0, rxPackets: 0, txBytes: 0, rxBytes: 0, txErrors: 0,
   };
@@ -206,10 +217,7 @@ export class TapDevice implements EtherDevice {
     this.name = r.name;
     this.ifindex = r.ifindex;
     this.netns = netns;
-    this.ioUring = r.ioUring;
-    this.writePath = r.writePath;
-    this.readPath = r.readMode === 'read' ? 'read' : r.readMode === 'batch' ? 'io_uring-batch' : 'io_uring-multishot';
-    this.readNote = r.readPath;
+    this.lastPaths = { ioUring: r.ioUring, writePath: r.writePath, readMode: r.readMode, readPath: r.readPath };
     this.maxFrame = r.slotSize;
     this.batch = r.batch;
     this.arena = new Uint8Array(r.arena);
@@ -325,9 +333,15 @@ export class TapDevice implements EtherDevice {
     return { ...this.lastStats };
   }
 
+  private paths(): NativePaths {
+    if (!this.closed) this.lastPaths = this.addon.paths(this.handle);
+    return this.lastPaths;
+  }
+
   close(): void {
     if (this.closed) return;
-    this.stats(); // keep the last counters readable after close
+    this.paths(); // keep the paths in use at the end readable after close
+    this.stats(); // and the last counters
     this.closed = true;
     this.addon.close(this.handle);
   }

@@ -220,9 +220,10 @@ export class Igmp {
     const bytes = igmpEmit(msg);
     const src = this.host.inet.v4.primaryAddress(ifp) ?? INADDR_ANY;
     this.stat.igps_snd_reports++;
-    // Observers see record types as on the wire (numbers), like the messages they receive.
+    // Observers see record types as on the wire (numbers), like the messages they receive,
+    // and source lists of their own: the host's report packer reuses its lists.
     if (this.taps.size) {
-      const seen = msg.kind === 'v3report' ? { ...msg, records: msg.records.map(toWireRecord) } : msg;
+      const seen = msg.kind === 'v3report' ? { ...msg, records: msg.records.map((r) => toWireRecord({ ...r, sources: r.sources.slice() })) } : msg;
       this.taps.emit({ dir: 'out', ifp, src, dst, msg: seen, time: this.host.sched.now() });
     }
     this.host.inet.v4.output(bytes, { p: IPPROTO_IGMP, src, dst, ifp, mttl: 1, loop: false, routerAlert: this.knobs.sendra });

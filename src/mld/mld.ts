@@ -259,9 +259,10 @@ export class Mld {
     const src = v6.linkLocal(ifp) ?? new Uint8Array(16);
     const { type, body } = mldEmitBody(msg);
     this.stat.mlds_snd_reports++;
-    // Observers see record types as on the wire (numbers), like the messages they receive.
+    // Observers see record types as on the wire (numbers), like the messages they receive,
+    // and source lists of their own: the host's report packer reuses its lists.
     if (this.taps.size) {
-      const seen = msg.kind === 'v2report' ? { ...msg, records: msg.records.map(toWireRecord) } : msg;
+      const seen = msg.kind === 'v2report' ? { ...msg, records: msg.records.map((r) => toWireRecord({ ...r, sources: r.sources.slice() })) } : msg;
       this.taps.emit({ dir: 'out', ifp, src, dst, msg: seen, time: this.host.sched.now() });
     }
     v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { mgmdLab } from '../helpers/mgmd_lab.js';
 import { untimed, type TraceEntry } from '../helpers/mgmd_trace.js';
-import { IP_ADD_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE, IPPROTO_IP } from '../../src/inet/socket.js';
+import { IP_ADD_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE, IP_DROP_SOURCE_MEMBERSHIP, IPPROTO_IP } from '../../src/inet/socket.js';
 import { MCAST_EXCLUDE, MCAST_INCLUDE } from '../../src/inet/in_mcast.js';
 import { SIOCSIFMTU } from '../../src/driver/if_var.js';
 import type { Host } from '../../src/host.js';
@@ -266,5 +266,28 @@ describe('IGMP: which groups are reported (igmp_isgroupreported)', () => {
     wire.query4({ version: 3, group: '224.0.0.251', maxRespTenths: 10 });
     L.run(10_000);
     expect(wire.sent('h1.em0', 4)).toEqual([]);
+  });
+});
+
+describe('observers of outgoing reports', () => {
+  it('keep what they were shown: the next answer (the host reuses its record lists) does not rewrite a kept report', () => {
+    const { L, wire, h, so } = joined(35);
+    const kept: { type: number; sources: Uint8Array[] }[][] = [];
+    h.igmp.observe((e) => {
+      if (e.dir === 'out' && e.msg.kind === 'v3report') kept.push(e.msg.records.map((r) => ({ type: r.type as number, sources: r.sources })));
+    });
+    const show = (recs: { type: number; sources: Uint8Array[] }[]) => recs.map((r) => `${r.type}:${r.sources.map((s) => s.join('.')).join(',')}`).join(' ');
+    wire.query4({ version: 3, maxRespTenths: 10 });
+    L.run(5_000);
+    expect(kept.length).toBe(1);
+    const first = show(kept[0]);
+    expect(first).toBe(`2: 1:${S1},${S2} 2:${S3}`);
+    // Change a source list the first answer carried (SSM loses S2), then answer again.
+    so.setsockopt(IPPROTO_IP, IP_DROP_SOURCE_MEMBERSHIP, { imr_multiaddr: SSM, imr_sourceaddr: S2 });
+    L.run(30_000);
+    wire.query4({ version: 3, maxRespTenths: 10 });
+    L.run(5_000);
+    expect(show(kept[kept.length - 1])).toBe(`2: 1:${S1} 2:${S3}`);
+    expect(show(kept[0])).toBe(first);
   });
 });

@@ -280,6 +280,14 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
           expectPath(tap, 'batch');
           if (loadTapAddon().hasLiburing) expect(tap.readNote).toMatch(/io_uring batched reads/);
         });
+        {
+          // The paths are read from the addon each time (a fallback may change them) and stay readable after close.
+          const tap = TapDevice.open({ name: 'tl4', netns: ns.path, up: true });
+          const path = tap.readPath;
+          tap.close();
+          expect(tap.readPath).toBe(path);
+          expect(tap.readNote.length).toBeGreaterThan(0);
+        }
         await withTap(ns, { name: 'tl3', ioUring: false }, async (tap) => {
           // Batched reads ride on the write ring: without it, read(), and the note says why.
           expect(tap.readPath).toBe('read');
