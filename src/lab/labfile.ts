@@ -104,6 +104,8 @@ export type CheckSpec = { where: Where; label: string; withinMs: number } & (
       group?: string;
       record?: string;
       sources?: string[];
+      /** The IP source address of the message. */
+      from?: string;
       fromMs: number;
       /** Infinity: up to the time of the check. */
       toMs: number;
@@ -802,7 +804,7 @@ class Checker {
     const allowed: Record<string, string[]> = {
       sysctl: ['field', 'equals', 'min', 'max'],
       mdb: ['has', 'lacks'],
-      packets: ['dir', 'proto', 'type', 'version', 'group', 'record', 'sources', 'between', 'count', 'min', 'max'],
+      packets: ['dir', 'proto', 'type', 'version', 'group', 'record', 'sources', 'from', 'between', 'count', 'min', 'max'],
     };
     const mine = allowed[kind] ?? ['contains', 'not_contains', 'matches', 'exit'];
     const kindName = allowed[kind] ? `a ${kind} check` : 'a command check';
@@ -864,13 +866,15 @@ class Checker {
       if (proto && group && (proto === 'igmp') !== !!inParse(group)) this.err([...p, 'group'], `expected ${proto === 'igmp' ? 'an IPv4' : 'an IPv6'} group for ${proto.toUpperCase()}`);
       if (c.record !== undefined && c.type !== undefined && c.type !== 'report') this.err([...p, 'record'], 'record types are in reports; use type: report or leave type out');
       if (c.count !== undefined && (c.min !== undefined || c.max !== undefined)) this.err([...p, 'count'], 'use count, or min and/or max, not both');
+      const from = c.from as string | undefined;
+      if (proto && from && (proto === 'igmp') !== !!inParse(from)) this.err([...p, 'from'], `expected ${proto === 'igmp' ? 'an IPv4' : 'an IPv6'} source address for ${proto.toUpperCase()}`);
       const dir = (c.dir as 'in' | 'out' | 'any') ?? 'any';
       const label =
         (c.label as string) ??
-        `packets on ${c.packets}${dir !== 'any' ? ` ${dir}` : ''}${proto ? ` ${proto}` : ''}${c.type ? ` ${c.type}` : ''}${c.version ? ` v${c.version}` : ''}${c.record ? ` ${c.record}` : ''}${group ? ` ${group}` : ''}${c.sources ? ` {${(c.sources as string[]).join(', ')}}` : ''}${between ? ` in [${formatTime(fromMs)}, ${formatTime(toMs)}]` : ''}`;
+        `packets on ${c.packets}${dir !== 'any' ? ` ${dir}` : ''}${proto ? ` ${proto}` : ''}${c.type ? ` ${c.type}` : ''}${c.version ? ` v${c.version}` : ''}${c.record ? ` ${c.record}` : ''}${group ? ` ${group}` : ''}${c.sources ? ` {${(c.sources as string[]).join(', ')}}` : ''}${from ? ` from ${from}` : ''}${between ? ` in [${formatTime(fromMs)}, ${formatTime(toMs)}]` : ''}`;
       return {
         kind: 'packets', iface, dir, proto, type: c.type as 'query' | 'report' | 'leave' | 'done' | undefined, version: c.version as number | undefined, group, record: c.record as string | undefined,
-        sources: c.sources as string[] | undefined, fromMs, toMs, count: c.count as number | undefined, min: c.min as number | undefined, max: c.max as number | undefined,
+        sources: c.sources as string[] | undefined, from, fromMs, toMs, count: c.count as number | undefined, min: c.min as number | undefined, max: c.max as number | undefined,
         where, withinMs: within, label,
       };
     }

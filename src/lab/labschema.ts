@@ -23,7 +23,7 @@ export const CHECK_KEYS = [
   'contains', 'not_contains', 'matches', 'exit',
   'sysctl', 'field', 'equals', 'min', 'max',
   'mdb', 'has', 'lacks',
-  'packets', 'dir', 'proto', 'type', 'version', 'group', 'record', 'sources', 'between', 'count',
+  'packets', 'dir', 'proto', 'type', 'version', 'group', 'record', 'sources', 'from', 'between', 'count',
 ] as const;
 
 const notReserved = (keys: readonly string[]) => `^(?!(?:${keys.join('|')})$)[A-Za-z][A-Za-z0-9_-]{0,31}$`;
@@ -196,6 +196,7 @@ const check: Schema = {
     group: fmt('group', 'a multicast group address such as 239.1.1.1 or ff05::1:3'),
     record: { enum: ['IS_IN', 'IS_EX', 'TO_IN', 'TO_EX', 'ALLOW', 'BLOCK'], description: 'a record type: IS_IN, IS_EX, TO_IN, TO_EX, ALLOW or BLOCK' },
     sources: { type: 'array', items: fmt('address', 'a unicast source address such as 198.51.100.7'), description: 'a list of source addresses' },
+    from: fmt('address', 'the IP source address of the message (its sender), such as 192.0.2.2 or fe80::2'),
     between: {
       type: 'array',
       minItems: 2,

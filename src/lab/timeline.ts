@@ -114,6 +114,7 @@ export function matchesPacketFilter(e: MembershipEvent, c: PacketsCheck): boolea
   if (c.proto && e.proto !== c.proto) return false;
   if (c.type && e.kind !== c.type) return false;
   if (c.version !== undefined && e.version !== c.version) return false;
+  if (c.from && !sameAddress(e.src, c.from)) return false;
   const sourcesMatch = (have: string[]) => !c.sources || (c.sources.length === have.length && c.sources.every((s) => have.some((h) => sameAddress(h, s))));
   if (c.record || (e.records.length && (c.group || c.sources))) {
     return e.records.some((r) => (!c.record || r.type === c.record) && (!c.group || sameAddress(r.group, c.group)) && sourcesMatch(r.sources));

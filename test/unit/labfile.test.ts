@@ -154,6 +154,11 @@ describe('lab file semantic errors', () => {
       ['labs/x.yaml:12:40: steps[0].expect.between: the window ends at 3.000s, after this step runs (2.000s); move the check to a later step or to expect'],
     ],
     [
+      'a packets check whose sender is of the other family',
+      lab(`${HOST}expect:\n  - {packets: h1.em0, proto: mld, from: 192.0.2.1}\n`),
+      ['labs/x.yaml:11:41: expect[0].from: expected an IPv6 source address for MLD'],
+    ],
+    [
       'a kernel host joining in EXCLUDE mode, and without an IPv4 address',
       `name: t\nsegments:\n  br0: {type: bridge}\nkernel:\n  k1:\n    interfaces: [{name: eth0, segment: br0}]\nsteps:\n  - k1: join 239.1.1.1 --exclude 198.51.100.1\n  - k1: join 239.1.1.1\n`,
       [

@@ -109,6 +109,18 @@ describe('taplab run --virtual-time', () => {
     );
   });
 
+  it('packets checks filter by sender (from): the querier hears both members, each report from its own address', async () => {
+    await withLab(
+      `name: from${TWO_HOSTS}steps:\n  - at: 1s\n    h1: join 239.1.1.1\n  - h2: join 239.1.1.2\nexpect:\n  - {packets: r1.em0, dir: in, type: report, from: 192.0.2.10, group: 239.1.1.1}\n  - {packets: r1.em0, dir: in, type: report, from: 192.0.2.10, group: 239.1.1.2, count: 0}\n  - {packets: r1.em0, dir: in, type: report, from: 192.0.2.11, group: 239.1.1.2}\n  - {packets: r1.em0, dir: in, from: 192.0.2.99, count: 0}\n`,
+      async (file) => {
+        const r = await run(file, { virtualTime: true });
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toMatch(/✓ packets on r1\.em0 in report 239\.1\.1\.1 from 192\.0\.2\.10: [1-9]\d* matching message/);
+        expect(r.out).toMatch(/✓ packets on r1\.em0 in from 192\.0\.2\.99: 0 matching messages/);
+      },
+    );
+  });
+
   it('--json prints the result as data; --pcap writes a pcapng file per taplab interface', async () => {
     await withLab(`name: json${TWO_HOSTS}steps:\n  - at: 1s\n    h1: join 239.1.1.1\nexpect:\n  - {packets: r1.em0, dir: in, group: 239.1.1.1}\n`, async (file, dir) => {
       const r = await run(file, { virtualTime: true, json: true, pcap: join(dir, 'pcap') });
