@@ -109,6 +109,17 @@ describe('taplab run --virtual-time', () => {
     );
   });
 
+  it('a command check sees the error message of a command expected to fail', async () => {
+    await withLab(
+      `name: stderr${TWO_HOSTS}steps:\n  - at: 1s\n    h1: join 239.1.1.1\n  - expect:\n      h1: join 239.1.1.1\n      exit: 71\n      contains: EADDRINUSE\n`,
+      async (file) => {
+        const r = await run(file, { virtualTime: true });
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toMatch(/✓ h1: join 239\.1\.1\.1: has "EADDRINUSE"/);
+      },
+    );
+  });
+
   it('packets checks filter by sender (from): the querier hears both members, each report from its own address', async () => {
     await withLab(
       `name: from${TWO_HOSTS}steps:\n  - at: 1s\n    h1: join 239.1.1.1\n  - h2: join 239.1.1.2\nexpect:\n  - {packets: r1.em0, dir: in, type: report, from: 192.0.2.10, group: 239.1.1.1}\n  - {packets: r1.em0, dir: in, type: report, from: 192.0.2.10, group: 239.1.1.2, count: 0}\n  - {packets: r1.em0, dir: in, type: report, from: 192.0.2.11, group: 239.1.1.2}\n  - {packets: r1.em0, dir: in, from: 192.0.2.99, count: 0}\n`,
