@@ -5,6 +5,7 @@
  */
 import type { Scheduler } from './kern/clock.js';
 import { kerr } from './kern/errno.js';
+import { Msgbuf } from './kern/msgbuf.js';
 import { Netisr } from './kern/netisr.js';
 import { Random } from './kern/random.js';
 import type { EtherDevice } from './driver/device.js';
@@ -37,6 +38,8 @@ export class Host implements Vnet {
   readonly ifnets = new IfnetTable();
   readonly ethertypes = new Map<number, EtherInputHandler>();
   readonly random: Random;
+  /** The host's kernel messages (log(9), dmesg, sysctl kern.msgbuf). */
+  readonly msgbuf: Msgbuf;
   readonly lo0: Ifnet;
   private readonly inetOrNone: Inet | undefined;
   private readonly igmpOrNone: Igmp | undefined;
@@ -50,6 +53,7 @@ export class Host implements Vnet {
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(name))
       throw kerr('EINVAL', `host name "${name}" must start with a letter and use at most 32 letters, digits, '-' or '_'`);
     this.random = new Random(opts.seed ?? hashName(name));
+    this.msgbuf = new Msgbuf(sched);
     this.lo0 = loop_create(this);
     this.inetOrNone = opts.inet === false ? undefined : new Inet(this);
     this.igmpOrNone = this.inetOrNone && opts.mgmd !== false ? new Igmp(this) : undefined;

@@ -109,6 +109,8 @@ export class Igmp {
           maxQuerySources: () => Math.floor((ifp.if_mtu - 24 - 12) / 4),
           isSsm: (g) => g[0] === 232,
           fmt: inToString,
+          warn: (m) => host.msgbuf.log(`igmp: ${ifp.if_xname}: ${m}`),
+          versionName: (g) => `IGMPv${g}`,
         }),
       (ifp, on) => if_allmulti(ifp, on),
     );

@@ -246,6 +246,8 @@ function describeAddrs(host: Host, ifp: Ifnet): string {
 export async function runHostd(o: HostdOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
   const d = await HostDaemon.start(o);
   out(d.banner());
+  // The host's kernel messages (dmesg) as they are written, like a console.
+  const unlog = d.host.msgbuf.observe((l) => process.stderr.write(`taplab host ${o.name}: kernel: ${l.text}\n`));
   const sig = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {
       process.off('SIGINT', on);
@@ -259,6 +261,7 @@ export async function runHostd(o: HostdOptions, out: (line: string) => void = (l
     process.on('SIGTERM', on);
   });
   const r = await d.stop();
+  unlog();
   process.off('SIGINT', ignore);
   process.off('SIGTERM', ignore);
   const groups = r.left.length ? `left ${r.left.length} group${r.left.length === 1 ? '' : 's'} (${r.left.map((m) => m.group).join(', ')}) in ${r.waitedMs} ms` : 'no groups to leave';

@@ -923,7 +923,7 @@ function bridgeSettingsOf(o: RawBridge): BridgeSettings {
  * src/tools/registry.ts. Kept here as names so that checking a file does
  * not load the tools (the runner dispatches through runOnHost).
  */
-export const TAPLAB_COMMANDS = ['ifmcstat', 'netstat', 'join', 'leave', 'block', 'unblock', 'send', 'groups', 'snapshot', 'sysctl', 'ifconfig', 'querier'];
+export const TAPLAB_COMMANDS = ['ifmcstat', 'netstat', 'join', 'leave', 'block', 'unblock', 'send', 'groups', 'snapshot', 'sysctl', 'ifconfig', 'querier', 'dmesg'];
 
 /** A kernel host's join/leave/send, held by a socket process in its namespace. */
 export interface KernelSocketCommand {

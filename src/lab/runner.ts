@@ -507,6 +507,8 @@ export class LabSession {
     this.taplab.set(spec.name, th);
     this.unobserve.push(host.igmp.observe((ev) => this.record(fromIgmpEvent(spec.name, ev, this.now()), ev.dir === 'out', this.whoOf(spec.name, ev.ifp.if_xname))));
     this.unobserve.push(host.mld.observe((ev) => this.record(fromMldEvent(spec.name, ev, this.now()), ev.dir === 'out', this.whoOf(spec.name, ev.ifp.if_xname))));
+    // The host's kernel messages (warnings for the operator), on the timeline as notes.
+    this.unobserve.push(host.msgbuf.observe((l) => this.add('note', `${this.stamp(l.timeMs)}  ${spec.name}: kernel: ${l.text}`, undefined, l.timeMs)));
     for (const i of spec.interfaces) {
       const seg = this.lab.segments.find((s) => s.name === i.segment)!;
       let ifp: Ifnet;

@@ -72,7 +72,14 @@ export interface RouterBinding {
   fmt(a: Uint8Array): string;
   /** Log a protocol event for timelines (optional). */
   trace?(event: string): void;
+  /** Warn the operator (the host's kernel messages, log(9)); the router rate-limits its warnings. */
+  warn?(message: string): void;
+  /** The protocol's name for a generation, such as IGMPv2 or MLDv1 (for warnings). */
+  versionName?(generation: Generation): string;
 }
+
+/** At most one older-version-querier warning per interface in this long (RFC 9776 §7.3.1: "MUST be rate-limited"). */
+export const OLDER_QUERIER_WARN_INTERVAL_MS = 60_000;
 
 /** Tunables of RFC 9776 §8 / RFC 9777 §9, with the RFC defaults. */
 export interface RouterConfig {
@@ -200,6 +207,9 @@ export class MgmdRouterIf {
   private enabled = false;
   private isQuerier = false;
   private otherQuerier: Uint8Array | undefined;
+  /** When the last older-version warning went out, and how many were held back since. */
+  private olderWarnedAt = -Infinity;
+  private olderHeldBack = 0;
   private oqpTimer: Callout | undefined;
   private gqTimer: Callout | undefined;
   private startupLeft = 0;
@@ -318,6 +328,18 @@ export class MgmdRouterIf {
     this.otherQuerier = undefined;
     this.startupLeft = (this.cfg.startupQueryCount ?? this.cfg.rv) - 1;
     this.generalQuery();
+  }
+
+  private warnOlderQuerier(q: ReceivedQuery, now: number): void {
+    if (now - this.olderWarnedAt < OLDER_QUERIER_WARN_INTERVAL_MS) {
+      this.olderHeldBack++;
+      return;
+    }
+    const more = this.olderHeldBack ? ` (${this.olderHeldBack} more since the last warning)` : '';
+    this.olderWarnedAt = now;
+    this.olderHeldBack = 0;
+    const name = (g: Generation) => this.b.versionName?.(g) ?? `version ${g}`;
+    this.b.warn?.(`${name(q.generation)} querier ${this.b.fmt(q.src)} on the link, and this router runs ${name(this.cfg.generation)}: configure it for ${name(q.generation)}${more}`);
   }
 
   private trace(event: string): void {
@@ -470,10 +492,12 @@ export class MgmdRouterIf {
     const now = this.b.sched.now();
     const general = q.group.every((x) => x === 0);
     if (own && compareAddr(q.src, own) === 0) return; // our own, looped
-    // §7.3.1: an older router on the link must be configured for; say so (counted, traced).
+    // §7.3.1: a router hearing an older version's general query should warn
+    // (it must be configured for that version by hand), rate-limited.
     if (general && q.generation < this.cfg.generation) {
       this.stats.olderVersionQueries++;
       this.trace(`querier: an ${q.generation === 1 ? 'IGMPv1' : 'older-version'} general query from ${this.b.fmt(q.src)}: configure this router for that version`);
+      this.warnOlderQuerier(q, now);
     }
     // §6.6.2: only a General Query from a lower address takes the querier role away. A
     // query from the unspecified address (a snooping switch without an address) is no

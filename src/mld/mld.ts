@@ -129,6 +129,9 @@ export class Mld {
           maxQuerySources: () => Math.floor((ifp.if_mtu - 48 - 28) / 16),
           isSsm: in6IsSsm,
           fmt: in6ToString,
+          warn: (m) => host.msgbuf.log(`mld: ${ifp.if_xname}: ${m}`),
+          // Generation 2 is MLDv1 (RFC 2710), 3 is MLDv2.
+          versionName: (g) => `MLDv${g - 1}`,
         }, { generation: 3 }),
       (ifp, on) => {
         if_allmulti(ifp, on);

@@ -6,6 +6,8 @@
  *   net.route.dump         {4,17,AUTO}    the route tables, IPv4 and IPv6 (netstat -r)
  *   net.route.stats        {4,17,AUTO}    struct rtstat plus rttrash (netstat -rs)
  *   kern.ipc.pktbufs       {1,30,AUTO}    taplab's packet buffers (netstat -m)
+ *   kern.msgbuf            {1,AUTO}       the kernel message buffer (dmesg), as text
+ *   kern.msgbuf_clear      {1,AUTO}       writing non-zero clears it
  *
  * FreeBSD's pcblist is a stream of struct xinpcb and its route dump a
  * stream of routing messages; taplab models neither, so these leaves, like
@@ -24,7 +26,7 @@
  * or expiry: `pksent` and `expire` read 0.
  */
 import type { SysctlTree, SysctlValue } from './sysctl.js';
-import { CTL_NET, PF_INET, PF_ROUTE } from './sysctl.js';
+import { CTL_NET, PF_INET, PF_ROUTE, int32Bytes, intValue } from './sysctl.js';
 import { kerr } from '../kern/errno.js';
 import { IFF_LOOPBACK } from '../driver/if_var.js';
 import type { Ifnet } from '../driver/ifnet.js';
@@ -255,6 +257,27 @@ export function registerNet(tree: SysctlTree): void {
       return json(value);
     },
     write: readOnly('the packet buffer statistics'),
+  });
+
+  // ---- kern.msgbuf, kern.msgbuf_clear (what dmesg(8) reads and clears)
+  const kern = tree.node(`kern:${CTL_KERN}`);
+  tree.addLeaf(kern, 'msgbuf', 'auto', {
+    fmt: 'A',
+    descr: 'Contents of kernel message buffer',
+    writable: false,
+    read: () => {
+      const text = host.msgbuf.text();
+      return { value: text, bytes: utf8.encode(text) };
+    },
+    write: readOnly('the kernel message buffer'),
+  });
+  tree.addLeaf(kern, 'msgbuf_clear', 'auto', {
+    fmt: 'I',
+    descr: 'Clear kernel message buffer',
+    read: () => ({ value: 0, bytes: int32Bytes(0) }),
+    write: (value, where) => {
+      if (intValue(value, where) !== 0) host.msgbuf.clear();
+    },
   });
 }
 

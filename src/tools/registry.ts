@@ -11,6 +11,7 @@ import { HOST_COMMANDS } from './hostcmd.js';
 import { sysctlTool } from './sysctl_cmd.js';
 import { ifconfigTool } from './ifconfig.js';
 import { querierTool } from './querier.js';
+import { dmesgTool } from './dmesg.js';
 
 export const TOOLS: ReadonlyMap<string, Tool> = new Map<string, Tool>([
   [ifmcstatTool.name, ifmcstatTool],
@@ -19,6 +20,7 @@ export const TOOLS: ReadonlyMap<string, Tool> = new Map<string, Tool>([
   [sysctlTool.name, sysctlTool],
   [ifconfigTool.name, ifconfigTool],
   [querierTool.name, querierTool],
+  [dmesgTool.name, dmesgTool],
 ]);
 
 const trees = new WeakMap<Host, SysctlTree>();

@@ -157,3 +157,36 @@ describe('querier edges', () => {
     expect(before === Infinity || before > 0).toBe(true);
   });
 });
+
+describe('querier: older-version queriers on the link (RFC 9776 §7.3.1, RFC 9777 §8.3.1)', () => {
+  it('warn in the kernel messages, at most once a minute per interface, saying how many were held back', () => {
+    const { L, wire, r, h } = lab(20);
+    for (let i = 0; i < 3; i++) {
+      wire.query4({ version: 2, maxRespTenths: 100 }, { src: '192.0.2.200' });
+      L.run(10_000);
+    }
+    // A v2 group-specific query is no reason to warn (only general queries are).
+    wire.query4({ version: 2, group: G, maxRespTenths: 10 }, { src: '192.0.2.200' });
+    L.run(0);
+    expect(r.stats.olderVersionQueries).toBe(3);
+    const warning = 'igmp: em0: IGMPv2 querier 192.0.2.200 on the link, and this router runs IGMPv3: configure it for IGMPv2';
+    expect(h.msgbuf.read().map((l) => l.text)).toEqual([warning]);
+    L.run(40_000); // a minute after the first warning
+    wire.query4({ version: 1 }, { src: '192.0.2.201' });
+    L.run(0);
+    expect(h.msgbuf.read().map((l) => l.text)).toEqual([
+      warning,
+      'igmp: em0: IGMPv1 querier 192.0.2.201 on the link, and this router runs IGMPv3: configure it for IGMPv1 (2 more since the last warning)',
+    ]);
+    expect(h.msgbuf.text().split('\n').length).toBe(3);
+  });
+
+  it('MLD names its versions MLDv1 and MLDv2', () => {
+    const l = mgmdLab(21, { n: 1, v4: false });
+    l.h.mld.enableQuerier(l.em0);
+    l.L.run(10);
+    l.wire.query6({ version: 1 }, { src: 'fe80::1' });
+    l.L.run(0);
+    expect(l.h.msgbuf.read().map((x) => x.text)).toEqual(['mld: em0: MLDv1 querier fe80::1 on the link, and this router runs MLDv2: configure it for MLDv1']);
+  });
+});

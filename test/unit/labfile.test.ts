@@ -135,7 +135,7 @@ describe('lab file semantic errors', () => {
         'labs/x.yaml:13:5: steps[0].pause: a step does one thing; this one has h1 and pause (split it into steps)',
         'labs/x.yaml:15:5: steps[1].h2: no host named "h2" (hosts: h1); a step runs one action: HOST: COMMAND, pause, link, version, bridge or expect',
         'labs/x.yaml:16:9: steps[2].at: expected a time no earlier than the previous step (3.000s); steps run in order',
-        'labs/x.yaml:17:9: steps[2].h1: "jion" is not a taplab command; expected one of: ifmcstat, netstat, join, leave, block, unblock, send, groups, snapshot, sysctl, ifconfig, querier',
+        'labs/x.yaml:17:9: steps[2].h1: "jion" is not a taplab command; expected one of: ifmcstat, netstat, join, leave, block, unblock, send, groups, snapshot, sysctl, ifconfig, querier, dmesg',
       ],
     ],
     [

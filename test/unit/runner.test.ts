@@ -109,6 +109,30 @@ describe('taplab run --virtual-time', () => {
     );
   });
 
+  it('kernel messages (an older querier on the link) show on the timeline, and dmesg reads them', async () => {
+    const lab = `name: older
+segments:
+  lan: {type: memory, delay: 1ms}
+hosts:
+  r1:
+    interfaces:
+      - {name: em0, segment: lan, inet: 192.0.2.1/24, querier: {igmp: {qi: 10, qri: 2}}}
+  r2:
+    interfaces:
+      - {name: em0, segment: lan, inet: 192.0.2.2/24, querier: {igmp: {version: 2, qi: 10, qri: 2}}}
+steps:
+  - at: 5s
+    expect: {r1: dmesg, contains: "igmp: em0: IGMPv2 querier 192.0.2.2 on the link, and this router runs IGMPv3: configure it for IGMPv2"}
+expect:
+  - {r2: dmesg, matches: "^$"}
+`;
+    await withLab(lab, async (file) => {
+      const r = await run(file, { virtualTime: true });
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toMatch(/^\s+0\.\d{3}s  r1: kernel: igmp: em0: IGMPv2 querier 192\.0\.2\.2 on the link/m);
+    });
+  });
+
   it('a command check sees the error message of a command expected to fail', async () => {
     await withLab(
       `name: stderr${TWO_HOSTS}steps:\n  - at: 1s\n    h1: join 239.1.1.1\n  - expect:\n      h1: join 239.1.1.1\n      exit: 71\n      contains: EADDRINUSE\n`,

@@ -131,7 +131,7 @@ describe('lab shell: commands', () => {
     const { code, out } = await drive(['h9 ifmcstat', 'h1 frobnicate', 'h1', 'ifmcstat -v', 'step x', 'wait', 'h1 join "239.1.1.1', 'help nothing', 'timeline maybe', 'time']);
     expect(code).toBe(0);
     expect(out).toContain('h9: no such host or command (hosts: r1, h1; help lists the commands)\n');
-    expect(out).toMatch(/^h1: frobnicate: no such taplab tool \(tools: ifmcstat, .*querier\)$/m);
+    expect(out).toMatch(/^h1: frobnicate: no such taplab tool \(tools: ifmcstat, .*querier, dmesg\)$/m);
     expect(out).toContain('h1: which command? e.g. h1 ifmcstat');
     expect(out).toContain('ifmcstat: no such host or command (hosts: r1, h1; help lists the commands); to run ifmcstat, name the host first, e.g. r1 ifmcstat\n');
     expect(out).toContain('step: "x" is not a number of steps');
