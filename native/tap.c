@@ -26,6 +26,8 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdint.h>
@@ -68,6 +70,11 @@ typedef struct tap {
 
   uv_poll_t poll;
   int poll_events;   /* what we currently ask libuv for */
+  /* The kernel side's IFF_UP, watched through rtnetlink link messages in the
+   * TAP's namespace: `ip link set tap0 down` is the cable pulled out. */
+  int nlfd;          /* -1: no watcher (the socket could not be made) */
+  uv_poll_t nlpoll;
+  int kup;           /* the last IFF_UP seen */
   int started;       /* start() was called: JS wants input */
   int want_writable; /* a write hit EAGAIN; tell JS when the fd drains */
   int dead;          /* errno that killed the device (e.g. EBADFD after deletion), 0 while alive */
@@ -261,6 +268,10 @@ static void tap_close(tap_t *t, int in_teardown) {
     drop_ref(t->env, &t->lengths_ref);
   }
   uv_close((uv_handle_t *)&t->poll, on_poll_closed);
+  if (t->nlfd >= 0) {
+    uv_poll_stop(&t->nlpoll);
+    uv_close((uv_handle_t *)&t->nlpoll, on_poll_closed);
+  }
 #ifdef HAVE_LIBURING
   /* A registered file is a reference the ring holds on the TAP, and ring
    * teardown is asynchronous; unregister first so that the device is gone
@@ -278,7 +289,8 @@ static void tap_close(tap_t *t, int in_teardown) {
   /* Closing the last fd of a non-persistent TAP deletes the kernel device. */
   if (t->fd >= 0) close(t->fd);
   if (t->nsfd >= 0) close(t->nsfd);
-  t->fd = t->nsfd = -1;
+  if (t->nlfd >= 0) close(t->nlfd);
+  t->fd = t->nsfd = t->nlfd = -1;
 }
 
 static void env_cleanup(void *arg) { tap_close((tap_t *)arg, 1); }
@@ -323,6 +335,7 @@ static void call_js(tap_t *t, napi_ref fnref, size_t argc, napi_value *argv) {
 
 static void link_down(tap_t *t, int err) {
   t->dead = err;
+  if (t->nlfd >= 0) uv_poll_stop(&t->nlpoll); /* nothing to watch on a dead device */
   napi_handle_scope scope;
   napi_open_handle_scope(t->env, &scope);
   napi_value argv[2];
@@ -334,6 +347,40 @@ static void link_down(tap_t *t, int err) {
   if (cb) napi_delete_reference(t->env, cb);
   napi_close_handle_scope(t->env, scope);
   if (!t->closed) stop_polling(t, 0);
+}
+
+/* The kernel side went up or down (rtnetlink RTM_NEWLINK for our index):
+ * tell JS, with no error, as a carrier change. Other link messages (other
+ * interfaces, MTU or flag changes that leave IFF_UP alone) are ignored; a
+ * deleted TAP is noticed on the TAP's own fd. */
+static void on_link_msg(uv_poll_t *h, int status, int events) {
+  tap_t *t = h->data;
+  (void)events;
+  if (status < 0 || t->closed || t->dead) return;
+  char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+  for (int rounds = 0; rounds < 64; rounds++) {
+    ssize_t n = recv(t->nlfd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return; /* EAGAIN: all read; ENOBUFS: messages lost, the next change still tells */
+    int len = (int)n;
+    for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, len); m = NLMSG_NEXT(m, len)) {
+      if (m->nlmsg_type != RTM_NEWLINK || m->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) continue;
+      struct ifinfomsg *ifi = NLMSG_DATA(m);
+      if (ifi->ifi_index != t->ifindex) continue;
+      int up = (ifi->ifi_flags & IFF_UP) != 0;
+      if (up == t->kup) continue;
+      t->kup = up;
+      if (!t->on_link) return;
+      napi_handle_scope scope;
+      napi_open_handle_scope(t->env, &scope);
+      napi_value argv[2];
+      napi_get_boolean(t->env, up, &argv[0]);
+      napi_create_string_utf8(t->env, "", 0, &argv[1]);
+      call_js(t, t->on_link, 2, argv);
+      napi_close_handle_scope(t->env, scope);
+      if (t->closed || t->dead) return;
+    }
+  }
 }
 
 static void set_poll(tap_t *t) {
@@ -729,8 +776,24 @@ static void setup_uring_read(tap_t *t, int wanted) {
 /* Everything that must happen inside the target namespace. Returns 0 or an
  * errno, with *step naming the failing call. On failure nothing is left
  * behind: a TAP we created disappears when its only fd is closed. */
+/* An rtnetlink socket subscribed to link messages, in the current namespace;
+ * -1 if it cannot be made (the link state is then not watched). */
+static int link_watcher(void) {
+  int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (nl < 0) return -1;
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = RTMGRP_LINK;
+  if (bind(nl, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    close(nl);
+    return -1;
+  }
+  return nl;
+}
+
 static int open_in_ns(const char *name, int attach, int up, int *fd_out, int *ifindex, char *kname,
-                      const char **step) {
+                      int *nlfd_out, int *kup_out, const char **step) {
   int fd = -1, sock = -1, e = 0;
   struct ifreq ifr;
 
@@ -770,12 +833,14 @@ static int open_in_ns(const char *name, int attach, int up, int *fd_out, int *if
     goto fail;
   }
   *ifindex = ifr.ifr_ifindex;
-  if (up) {
-    if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
-      *step = "SIOCGIFFLAGS";
-      e = errno;
-      goto fail;
-    }
+  /* Subscribe before reading the flags, so no change falls in between. */
+  *nlfd_out = link_watcher();
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
+    *step = "SIOCGIFFLAGS";
+    e = errno;
+    goto fail;
+  }
+  if (up && !(ifr.ifr_flags & IFF_UP)) {
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
       *step = "SIOCSIFFLAGS";
@@ -783,11 +848,14 @@ static int open_in_ns(const char *name, int attach, int up, int *fd_out, int *if
       goto fail;
     }
   }
+  *kup_out = (ifr.ifr_flags & IFF_UP) != 0;
   close(sock);
   *fd_out = fd;
   return 0;
 fail:
   if (sock >= 0) close(sock);
+  if (*nlfd_out >= 0) close(*nlfd_out);
+  *nlfd_out = -1;
   close(fd);
   return e;
 }
@@ -859,12 +927,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   }
   nsguard_t g;
-  int fd = -1, ifindex = 0, e;
+  int fd = -1, ifindex = 0, nlfd = -1, kup = 0, e;
   const char *step = "setns";
   char kname[IFNAMSIZ] = {0};
   e = ns_enter(nsfd, &g);
   if (e == 0) {
-    e = open_in_ns(has_name ? name : NULL, attach, up, &fd, &ifindex, kname, &step);
+    e = open_in_ns(has_name ? name : NULL, attach, up, &fd, &ifindex, kname, &nlfd, &kup, &step);
     ns_leave(&g);
   }
   if (e) {
@@ -875,6 +943,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
   tap_t *t = calloc(1, sizeof *t);
   if (!t) {
+    if (nlfd >= 0) close(nlfd);
     close(fd);
     if (nsfd >= 0) close(nsfd);
     throw_os(env, ENOMEM, "calloc");
@@ -882,6 +951,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   t->env = env;
   t->fd = fd;
+  t->nlfd = nlfd;
+  t->kup = kup;
   t->nsfd = nsfd;
   t->ifindex = ifindex;
   memcpy(t->name, kname, IFNAMSIZ);
@@ -895,6 +966,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   void *adata, *ldata;
   if (napi_create_arraybuffer(env, (size_t)batch * slot, &adata, &arena) != napi_ok ||
       napi_create_arraybuffer(env, (size_t)batch * 4, &ldata, &lenbuf) != napi_ok) {
+    if (nlfd >= 0) close(nlfd);
     close(fd);
     if (nsfd >= 0) close(nsfd);
     free(t);
@@ -917,6 +989,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_poll_init(loop, &t->poll, fd);
   t->poll.data = t;
   t->refs++; /* released in on_poll_closed */
+  if (t->nlfd >= 0) {
+    uv_poll_init(loop, &t->nlpoll, t->nlfd);
+    t->nlpoll.data = t;
+    t->refs++; /* released in on_poll_closed */
+  }
 
   napi_create_object(env, &handle);
   napi_wrap(env, handle, t, tap_finalize, NULL, NULL);
@@ -973,6 +1050,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_async_init(env, NULL, name, &t->actx));
   t->started = 1;
   if (!t->dead) set_poll(t);
+  if (t->nlfd >= 0 && !t->dead) uv_poll_start(&t->nlpoll, UV_READABLE, on_link_msg);
   return NULL;
 }
 

@@ -198,6 +198,8 @@ export class TapDevice implements EtherDevice {
   private handlers: DeviceHandlers | undefined;
   private closed = false;
   private deadError: KernError | undefined;
+  /** The kernel side is up (as last reported by the addon's link watcher; assumed up until it says otherwise). */
+  private carrier = true;
   /** The I/O paths as last read from the addon (kept after close). */
   private lastPaths: NativePaths;
   private lastStats: TapStats = {
@@ -263,7 +265,11 @@ export class TapDevice implements EtherDevice {
       (count) => handlers.input(this.arena, slot, this.lengths, count),
       () => handlers.writable(),
       (up, errnoName) => {
-        if (up) return handlers.linkState(true);
+        // No error: the kernel side went down or up (ip link set ... down/up), a cable pulled or put back.
+        if (!errnoName) {
+          this.carrier = up;
+          return handlers.linkState(up);
+        }
         this.deadError = deletedError(this.name, errnoName);
         handlers.linkState(false, this.deadError);
       },
@@ -317,7 +323,7 @@ export class TapDevice implements EtherDevice {
   }
 
   linkUp(): boolean {
-    return !this.closed && !this.deadError;
+    return !this.closed && !this.deadError && this.carrier;
   }
 
   /** drops = the kernel's tx_dropped for the TAP (including frames its filter rejected). */
