@@ -1291,10 +1291,6 @@ static void set_num(napi_env env, napi_value o, const char *k, double v) {
   napi_set_named_property(env, o, k, n);
 }
 
-/* stats(handle) -> {txDropped, rxDropped, txPackets, rxPackets, txBytes,
- * rxBytes, txErrors} or null when the interface no longer exists. Counters
- * are the kernel's (its tx = frames towards us), 32-bit as getifaddrs()
- * reports them. */
 /* paths(handle) -> {ioUring, writePath, readMode, readPath}: the I/O paths
  * in use now (a fallback may have changed them since open). */
 static napi_value js_paths(napi_env env, napi_callback_info info) {
@@ -1308,6 +1304,10 @@ static napi_value js_paths(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* stats(handle) -> {txDropped, rxDropped, txPackets, rxPackets, txBytes,
+ * rxBytes, txErrors} or null when the interface no longer exists. Counters
+ * are the kernel's (its tx = frames towards us), 32-bit as getifaddrs()
+ * reports them. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
