@@ -79,7 +79,7 @@ typedef struct tap {
   int want_writable; /* a write hit EAGAIN; tell JS when the fd drains */
   int dead;          /* errno that killed the device (e.g. EBADFD after deletion), 0 while alive */
   int closed;
-  int refs; /* the JS wrapper + the uv handle; freed when both are gone */
+  int refs; /* the JS wrapper + the uv handles (TAP fd, link watcher); freed when all are gone */
 
   napi_ref self_ref; /* keeps the JS wrapper alive while we poll, like an open socket */
   napi_ref on_input, on_writable, on_link;
@@ -349,37 +349,69 @@ static void link_down(tap_t *t, int err) {
   if (!t->closed) stop_polling(t, 0);
 }
 
-/* The kernel side went up or down (rtnetlink RTM_NEWLINK for our index):
- * tell JS, with no error, as a carrier change. Other link messages (other
- * interfaces, MTU or flag changes that leave IFF_UP alone) are ignored; a
- * deleted TAP is noticed on the TAP's own fd. */
+/* Tell JS the kernel side's IFF_UP changed, with no error: a carrier change.
+ * Returns 0 if the device is still open and alive afterwards. */
+static int report_kup(tap_t *t, int up) {
+  if (up == t->kup) return 0;
+  t->kup = up;
+  if (!t->on_link) return 0;
+  napi_handle_scope scope;
+  napi_open_handle_scope(t->env, &scope);
+  napi_value argv[2];
+  napi_get_boolean(t->env, up, &argv[0]);
+  napi_create_string_utf8(t->env, "", 0, &argv[1]);
+  call_js(t, t->on_link, 2, argv);
+  napi_close_handle_scope(t->env, scope);
+  return t->closed || t->dead;
+}
+
+/* Link messages were lost (the socket overflowed): ask the kernel for the
+ * state itself, in the TAP's namespace. A failure means the TAP is going
+ * away, which its own fd reports. */
+static void resync_kup(tap_t *t) {
+  nsguard_t g;
+  if (ns_enter(t->nsfd, &g)) return;
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, t->name, IFNAMSIZ);
+  int ok = sock >= 0 && ioctl(sock, SIOCGIFFLAGS, &ifr) == 0;
+  if (sock >= 0) close(sock);
+  ns_leave(&g);
+  if (ok) report_kup(t, (ifr.ifr_flags & IFF_UP) != 0);
+}
+
+/* The kernel side went up or down (rtnetlink RTM_NEWLINK for our index).
+ * Other link messages (other interfaces, MTU or flag changes that leave
+ * IFF_UP alone) are ignored; a deleted TAP is noticed on the TAP's own fd.
+ * An overrun (ENOBUFS; libuv reports it as a poll error and stops the
+ * handle) loses messages: re-read the state and watch on. */
 static void on_link_msg(uv_poll_t *h, int status, int events) {
   tap_t *t = h->data;
   (void)events;
-  if (status < 0 || t->closed || t->dead) return;
+  if (t->closed || t->dead) return;
   char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+  int lost = status < 0;
   for (int rounds = 0; rounds < 64; rounds++) {
     ssize_t n = recv(t->nlfd, buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return; /* EAGAIN: all read; ENOBUFS: messages lost, the next change still tells */
+    if (n < 0 && errno == ENOBUFS) {
+      lost = 1;
+      continue;
+    }
+    if (n <= 0) break; /* EAGAIN: all read */
     int len = (int)n;
     for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, len); m = NLMSG_NEXT(m, len)) {
       if (m->nlmsg_type != RTM_NEWLINK || m->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) continue;
       struct ifinfomsg *ifi = NLMSG_DATA(m);
       if (ifi->ifi_index != t->ifindex) continue;
-      int up = (ifi->ifi_flags & IFF_UP) != 0;
-      if (up == t->kup) continue;
-      t->kup = up;
-      if (!t->on_link) return;
-      napi_handle_scope scope;
-      napi_open_handle_scope(t->env, &scope);
-      napi_value argv[2];
-      napi_get_boolean(t->env, up, &argv[0]);
-      napi_create_string_utf8(t->env, "", 0, &argv[1]);
-      call_js(t, t->on_link, 2, argv);
-      napi_close_handle_scope(t->env, scope);
-      if (t->closed || t->dead) return;
+      if (report_kup(t, (ifi->ifi_flags & IFF_UP) != 0)) return;
     }
+  }
+  if (lost) {
+    resync_kup(t);
+    if (t->closed || t->dead) return;
+    uv_poll_start(&t->nlpoll, UV_READABLE, on_link_msg);
   }
 }
 
@@ -781,6 +813,10 @@ static void setup_uring_read(tap_t *t, int wanted) {
 static int link_watcher(void) {
   int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (nl < 0) return -1;
+  /* Room for bursts of other interfaces' messages (an overrun is recovered
+   * from, by re-reading the state, but costs a system call or two). */
+  int rcv = 1 << 20;
+  (void)setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   struct sockaddr_nl sa;
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
@@ -989,10 +1025,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_poll_init(loop, &t->poll, fd);
   t->poll.data = t;
   t->refs++; /* released in on_poll_closed */
-  if (t->nlfd >= 0) {
-    uv_poll_init(loop, &t->nlpoll, t->nlfd);
+  if (t->nlfd >= 0 && uv_poll_init(loop, &t->nlpoll, t->nlfd) == 0) {
     t->nlpoll.data = t;
     t->refs++; /* released in on_poll_closed */
+  } else if (t->nlfd >= 0) {
+    close(t->nlfd); /* no watcher: the link state is assumed to stay as it is */
+    t->nlfd = -1;
   }
 
   napi_create_object(env, &handle);
@@ -1005,6 +1043,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "name", tmp);
   napi_create_int32(env, ifindex, &tmp);
   napi_set_named_property(env, result, "ifindex", tmp);
+  napi_get_boolean(env, t->kup, &tmp);
+  napi_set_named_property(env, result, "kernelUp", tmp);
   set_paths(env, result, t);
   napi_set_named_property(env, result, "arena", arena);
   napi_set_named_property(env, result, "lengths", lengths);

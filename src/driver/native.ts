@@ -41,6 +41,8 @@ export interface NativeOpenResult extends NativePaths {
   name: string;
   /** The interface index in the TAP's namespace. */
   ifindex: number;
+  /** Whether the kernel side is up (IFF_UP) now. */
+  kernelUp: boolean;
   /** Input arena: `batch` slots of `slotSize` bytes, written by C, read by JS during onInput. */
   arena: ArrayBuffer;
   /** Input frame lengths, one per slot, written by C. */

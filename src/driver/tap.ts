@@ -198,7 +198,7 @@ export class TapDevice implements EtherDevice {
   private handlers: DeviceHandlers | undefined;
   private closed = false;
   private deadError: KernError | undefined;
-  /** The kernel side is up (as last reported by the addon's link watcher; assumed up until it says otherwise). */
+  /** The kernel side is up (IFF_UP at open, then as the addon's link watcher reports it). */
   private carrier = true;
   /** The I/O paths as last read from the addon (kept after close). */
   private lastPaths: NativePaths;
@@ -219,6 +219,7 @@ export class TapDevice implements EtherDevice {
     this.name = r.name;
     this.ifindex = r.ifindex;
     this.netns = netns;
+    this.carrier = r.kernelUp;
     this.lastPaths = { ioUring: r.ioUring, writePath: r.writePath, readMode: r.readMode, readPath: r.readPath };
     this.maxFrame = r.slotSize;
     this.batch = r.batch;

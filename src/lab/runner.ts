@@ -726,7 +726,7 @@ export class LabSession {
         // What a terminal shows: the output, then any error message (a check of a failing command looks for its error).
         const out = r.stderr ? `${r.stdout}${r.stdout && !r.stdout.endsWith('\n') ? '\n' : ''}${r.stderr}` : r.stdout;
         const problems: string[] = [];
-        if (r.code !== c.exit) problems.push(`exit ${r.code}, not ${c.exit}`);
+        if (r.code !== c.exit) problems.push(`exit ${r.code}, not ${c.exit}${r.stderr ? ` (${r.stderr.trim().split('\n')[0]})` : ''}`);
         for (const s of c.contains) if (!out.includes(s)) problems.push(`no ${JSON.stringify(s)}`);
         for (const s of c.notContains) if (out.includes(s)) problems.push(`${JSON.stringify(s)} is there`);
         for (const m of c.matches) if (!new RegExp(m, 'm').test(out)) problems.push(`nothing matches /${m}/`);

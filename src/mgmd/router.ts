@@ -494,7 +494,8 @@ export class MgmdRouterIf {
     if (own && compareAddr(q.src, own) === 0) return; // our own, looped
     // §7.3.1: a router hearing an older version's general query should warn
     // (it must be configured for that version by hand), rate-limited.
-    if (general && q.generation < this.cfg.generation) {
+    if (general && q.generation < this.cfg.generation && q.src.some((x) => x !== 0)) {
+      // (A query from 0.0.0.0 or :: is a snooping switch without an address, not a router.)
       this.stats.olderVersionQueries++;
       this.trace(`querier: an ${q.generation === 1 ? 'IGMPv1' : 'older-version'} general query from ${this.b.fmt(q.src)}: configure this router for that version`);
       this.warnOlderQuerier(q, now);

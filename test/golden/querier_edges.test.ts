@@ -181,6 +181,14 @@ describe('querier: older-version queriers on the link (RFC 9776 §7.3.1, RFC 977
     expect(h.msgbuf.text().split('\n').length).toBe(3);
   });
 
+  it('not for a query from 0.0.0.0 (a snooping switch without an address is no router)', () => {
+    const { L, wire, r, h } = lab(22);
+    wire.query4({ version: 2, maxRespTenths: 100 }, { src: '0.0.0.0' });
+    L.run(0);
+    expect(r.stats.olderVersionQueries).toBe(0);
+    expect(h.msgbuf.read()).toEqual([]);
+  });
+
   it('MLD names its versions MLDv1 and MLDv2', () => {
     const l = mgmdLab(21, { n: 1, v4: false });
     l.h.mld.enableQuerier(l.em0);

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { TapDevice, validateIfName } from '../../src/driver/tap.js';
 import { loadTapAddon, tapAddonAvailable } from '../../src/driver/native.js';
-import { release } from 'node:os';
+import { release, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DeviceHandlers } from '../../src/driver/device.js';
 import { isKernError, KernError } from '../../src/kern/errno.js';
 import { canUseNetns, withNetns, type Netns } from '../helpers/netns.js';
@@ -505,6 +507,40 @@ describe.skipIf(!!skipReason)('TapDevice on a real TAP (private netns)', () => {
         const { buf, lengths, slotSize } = pack([frame(BCAST, KSRC, 3)]);
         expect(tap.transmit(buf, slotSize, 0, lengths, 1)).toBe(1);
         await waitFor('the frame counted by the kernel', () => tap.stats().rxPackets > before);
+      });
+    }));
+
+  it('a TAP opened with its kernel side down starts link-down, and comes up when the kernel side does', () =>
+    withNetns(async (ns) => {
+      await withTap(ns, { name: 'tl0', up: false }, async (tap) => {
+        expect(tap.linkUp()).toBe(false);
+        const rec = recorder();
+        tap.start(rec.handlers);
+        await ns.exec('ip', ['link', 'set', 'tl0', 'up']);
+        await waitFor('linkState(true)', () => rec.links.length > 0);
+        expect(rec.links).toEqual([{ up: true, error: undefined }]);
+        expect(tap.linkUp()).toBe(true);
+      });
+    }));
+
+  it('a burst of other link messages that overruns the watcher loses no state: down is still reported', () =>
+    withNetns(async (ns) => {
+      await withTap(ns, { name: 'tl0', up: true }, async (tap) => {
+        const rec = recorder();
+        tap.start(rec.handlers);
+        // Thousands of messages about another interface while we are not reading (one ip process).
+        const dir = mkdtempSync(join(tmpdir(), 'taplab-burst-'));
+        try {
+          const file = join(dir, 'batch');
+          writeFileSync(file, Array.from({ length: 4000 }, (_, i) => `link set lo mtu ${1280 + (i % 2)}\n`).join(''));
+          await ns.exec('ip', ['-batch', file]);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+        await ns.exec('ip', ['link', 'set', 'tl0', 'down']);
+        await waitFor('linkState(false)', () => rec.links.length > 0, 10_000);
+        expect(rec.links[rec.links.length - 1]).toEqual({ up: false, error: undefined });
+        expect(tap.linkUp()).toBe(false);
       });
     }));
 
