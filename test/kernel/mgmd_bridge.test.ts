@@ -23,6 +23,7 @@ import { Host } from '../../src/host.js';
 import type { Ifnet } from '../../src/driver/ifnet.js';
 import { TapDevice } from '../../src/driver/tap.js';
 import { tapAddonAvailable } from '../../src/driver/native.js';
+import type { MdbEntry } from '../../src/lab/runner.js';
 import { inToString } from '../../src/inet/in.js';
 import { in6ToString } from '../../src/inet/in6.js';
 import { MCAST_INCLUDE } from '../../src/inet/in_mcast.js';
@@ -313,15 +314,6 @@ async function expectAnswered(rec: Recorder, what: string, since: number, which:
 
 // ---------------------------------------------------------------- the bridge's multicast database
 
-interface MdbEntry {
-  port: string;
-  grp: string;
-  src?: string;
-  state?: string;
-  filter_mode?: string;
-  source_list?: { address: string; timer: string }[];
-  flags?: string[];
-}
 
 async function mdbTap0(ns: Netns): Promise<MdbEntry[]> {
   const r = await ns.exec('bridge', ['-j', '-d', 'mdb', 'show', 'dev', 'br0']);

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { vlab, mac, frame } from '../helpers/vlab.js';
-import { ERRNO } from '../../src/kern/errno.js';
+import { ERRNO, KernError } from '../../src/kern/errno.js';
 import { ETHERTYPE_EXP1, ether_output, ether_resolvemulti, etherEmit, etherParse, etherMapIpMulticast } from '../../src/l2/ether.js';
 import { if_addmulti, ifpromisc, type Ifnet } from '../../src/driver/ifnet.js';
 import { AF_INET, AF_INET6, sockaddrDl, sockaddrIn, sockaddrToString } from '../../src/driver/sockaddr.js';
 import { IFF_DRV_OACTIVE, LINK_STATE_DOWN, LINK_STATE_UP, SIOCSIFFLAGS } from '../../src/driver/if_var.js';
 import type { DeviceHandlers, EtherDevice, HwFilter } from '../../src/driver/device.js';
-import { KernError } from '../../src/kern/errno.js';
-
-function errCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+import { errnoOf as errCode } from '../helpers/errno.js';
 
 /** A device under the test's control: records writes, accepts a settable number, injects frames. */
 class FakeDevice implements EtherDevice {
