@@ -9,7 +9,10 @@
  *    under test and the frame generator each get a CPU of their own when
  *    there are two (taskset), and C and taplab runs alternate; the ratio is
  *    the median of the ratios of adjacent runs (paired), which cancels the
- *    slow drift of a shared machine.
+ *    slow drift of a shared machine. At 64 bytes two floors run too: a C
+ *    forwarder with taplab's batched io_uring reads and writes, and taplab's
+ *    addon forwarding with no per-frame JavaScript; from them, the time a
+ *    frame may spend in the ifnet path against the time it does.
  *  - filter: per-frame receive cost with 10,000 joined groups against 1.
  *    Target: within 10%.
  *
@@ -174,6 +177,11 @@ async function benchForward() {
   compileJs();
   for (const prog of ['gen', 'ref_forward'])
     execFileSync('gcc', ['-O2', '-Wall', '-o', join(out, prog), join(here, 'c', `${prog}.c`)]);
+  // The batched C forwarder needs liburing (installed by scripts/setup); without it the budget line is skipped.
+  const uringC = spawnSync('gcc', ['-O2', '-Wall', '-o', join(out, 'uring_forward'), join(here, 'c', 'uring_forward.c'), '-luring'], {
+    encoding: 'utf8',
+  });
+  if (uringC.status !== 0) line(`forward  (no batched C forwarder: ${uringC.stderr.trim().split('\n')[0] || 'gcc failed'})`);
 
   const ns = `taplab-bench-${process.pid}`;
   const inNs = (...a: string[]) => ['netns', 'exec', ns, ...a];
@@ -212,6 +220,11 @@ async function benchForward() {
       { name: 'taplab-read', cmd: [process.execPath, fwd, 'tA', 'tB', '--no-uring-read'] },
       { name: 'taplab-write', cmd: [process.execPath, fwd, 'tA', 'tB', '--no-uring-read', '--no-io-uring'] },
     ];
+    // At 64 B, two floors: C with taplab's batched io_uring pattern, and taplab's addon with no per-frame JS.
+    const floors: Candidate[] = [
+      ...(uringC.status === 0 ? [{ name: 'C-uring', cmd: [join(out, 'uring_forward'), 'tA', 'tB'] }] : []),
+      { name: 'addon', cmd: [process.execPath, join(out, 'js/bench/forward-addon.js'), 'tA', 'tB'] },
+    ];
 
     async function measure(c: Candidate, size: number): Promise<{ fps: number; mode: string }> {
       const p = spawn('ip', inNs(...onCpu(1, c.cmd)), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -230,12 +243,29 @@ async function benchForward() {
       }
     }
 
+    // Where the 64 B time goes, in ns per frame from the medians: what the
+    // ifnet path may cost for taplab to match the C reference (C's time less
+    // the addon-only forwarder's), against what it costs (taplab's time less
+    // the addon-only forwarder's).
+    const budgetLine = (rates: Record<string, number[]>) => {
+      const ns = (k: string) => 1e9 / median(rates[k]);
+      const ratio = (k: string) => median(rates[k].map((x, i) => x / rates.C[i]));
+      const cu = rates['C-uring'] ? `C with batched io_uring ${ratio('C-uring').toFixed(2)}x, ` : '';
+      line(
+        `forward    64 B floors: ${cu}taplab's addon with no per-frame JavaScript ${ratio('addon').toFixed(2)}x; ` +
+          `so the ifnet path may cost ${Math.round(ns('C') - ns('addon'))} ns a frame to match C, and costs ${Math.round(ns('taplab') - ns('addon'))} ns`,
+      );
+      const spread = (k: string) => `[${rates[k].map((x) => fmtRate(x)).join(' ')}]`;
+      line(`         runs (fps, by round): ${rates['C-uring'] ? `C io_uring ${spread('C-uring')}, ` : ''}addon only ${spread('addon')}`);
+    };
+
     if (!pin) line('forward  (one CPU or no taskset: forwarder and generator share the CPUs)');
     for (const size of [64, 1514]) {
       const rates: Record<string, number[]> = {};
       const modes: Record<string, string> = {};
+      const these = size === 64 ? [...candidates, ...floors] : candidates;
       for (let i = 0; i < pairs; i++) {
-        const order = i % 2 ? [...candidates].reverse() : candidates;
+        const order = i % 2 ? [...these].reverse() : these;
         for (const c of order) {
           const r = await measure(c, size);
           (rates[c.name] ??= []).push(r.fps);
@@ -257,6 +287,7 @@ async function benchForward() {
         `         runs (fps, by round): C ${spread('C')}, taplab ${spread('taplab')}, ` +
           `read() reads ${spread('taplab-read')}, read()+write() ${spread('taplab-write')}`,
       );
+      if (size === 64) budgetLine(rates);
     }
   } finally {
     cleanup();

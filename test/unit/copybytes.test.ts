@@ -1,7 +1,7 @@
 /**
  * copyBytes: the word-wide fast path must copy exactly the same bytes as a
- * plain loop, for every alignment, length and source kind, and never touch
- * bytes outside the destination range.
+ * plain loop, for every alignment, length (every word count mod 8) and
+ * source kind, and never touch bytes outside the destination range.
  */
 import { describe, expect, it } from 'vitest';
 import { copyBytes } from '../../src/l2/ether.js';
@@ -20,7 +20,7 @@ describe('copyBytes', () => {
     const bad: string[] = [];
     const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
     for (const src of sources)
-      for (const len of [0, 1, 3, 15, 16, 17, 31, 32, 33, 46, 50, 63, 64, 255, 512, 513, 1500])
+      for (const len of [0, 1, 3, 15, 16, 17, 20, 21, 25, 31, 32, 33, 37, 41, 46, 50, 53, 63, 64, 255, 512, 513, 1500])
         for (const at of [0, 1, 2, 3, 14, 17])
           for (const off of [0, 1, 2, 3, 14, 21]) {
             const dst = new Uint8Array(2048).fill(0xee);
