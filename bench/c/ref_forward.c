@@ -5,29 +5,10 @@
  * simplest fast forwarder there is, measured on the same topology as
  * taplab's path. Usage: ref_forward IN OUT
  */
-#include <fcntl.h>
-#include <linux/if_tun.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
-
-static int tap_attach(const char *name)
-{
-	struct ifreq ifr;
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof ifr);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+#include "tap_attach.h"
 
 int main(int argc, char **argv)
 {
@@ -35,7 +16,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ref_forward IN OUT\n");
 		return 64;
 	}
-	int in = tap_attach(argv[1]), out = tap_attach(argv[2]);
+	int in = tap_attach(argv[1], 0), out = tap_attach(argv[2], 0);
 	if (in < 0 || out < 0) {
 		perror("ref_forward: attach");
 		return 71;

@@ -10,35 +10,16 @@
  * Usage: uring_forward IN OUT [BATCH]   (BATCH 1..256, default 64)
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
 #include <liburing.h>
-#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
+#include "tap_attach.h"
 
 #define SLOT 2048
 #define MAX_BATCH 256
-
-static int tap_attach(const char *name)
-{
-	struct ifreq ifr;
-	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof ifr);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* Submit what is queued, wait for `n` completions, and store each result by
  * its user_data. Returns 0 or a negative errno. */
@@ -77,7 +58,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uring_forward: BATCH must be 1..%d\n", MAX_BATCH);
 		return 64;
 	}
-	int fds[2] = { tap_attach(argv[1]), tap_attach(argv[2]) };
+	int fds[2] = { tap_attach(argv[1], O_NONBLOCK), tap_attach(argv[2], O_NONBLOCK) };
 	if (fds[0] < 0 || fds[1] < 0) {
 		perror("uring_forward: attach");
 		return 71;
