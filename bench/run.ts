@@ -275,7 +275,13 @@ async function benchForward() {
       // Paired: each round's taplab run against the same round's C run.
       const ratio = (k: string) => median(rates[k].map((x, i) => x / rates.C[i]));
       const ours = ratio('taplab');
-      const target = size === 64 ? (ours >= 1.0 ? ' ok' : ' MISSED') : '';
+      // A shared machine can slow any one run by a third; when the C
+      // reference's own runs disagree by more than 15% the ratio says more
+      // about the neighbours than about taplab, so it is printed but not judged.
+      const cSpread = Math.max(...rates.C) / Math.min(...rates.C);
+      const judged = cSpread <= 1.15;
+      const target =
+        size !== 64 ? '' : !judged ? ` NOT JUDGED (the C reference's runs varied ${((cSpread - 1) * 100).toFixed(0)}%: a noisy machine; run again)` : ours >= 1.0 ? ' ok' : ' MISSED';
       const spread = (k: string) => `[${rates[k].map((x) => fmtRate(x)).join(' ')}]`;
       line(
         `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(median(rates.taplab))} fps (${modes.taplab}), ` +
