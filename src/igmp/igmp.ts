@@ -14,7 +14,7 @@ import type { Ifnet } from '../driver/ifnet.js';
 import { AF_INET } from '../driver/sockaddr.js';
 import { IgmpStat } from '../stats/igmp_stats.js';
 import type { Host } from '../host.js';
-import { INADDR_ALLHOSTS_GROUP, INADDR_ALLRPTS_GROUP, INADDR_ALLRTRS_GROUP, INADDR_ANY, inEqual, inToString } from '../inet/in.js';
+import { INADDR_ALLHOSTS_GROUP, INADDR_ALLRPTS_GROUP, INADDR_ALLRTRS_GROUP, INADDR_ANY, inEqual, inIsMulticast, inToString } from '../inet/in.js';
 import { IPPROTO_IGMP, type IpHeader } from '../inet/ip_codec.js';
 import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
@@ -142,7 +142,9 @@ export class Igmp {
     const msg = igmpQuery({
       version: q.generation,
       group: q.group,
-      maxRespTenths: Math.max(1, Math.round(q.maxRespMs / 100)),
+      // Rounded down (RFC 9776 §8.8: the next lower value when the exact one cannot be sent): a
+      // host must never be allowed to answer after the router has given up on the group.
+      maxRespTenths: Math.max(1, Math.floor(q.maxRespMs / 100)),
       sFlag: q.sFlag,
       qrv: q.qrv,
       qqiSeconds: q.qqiSeconds,
@@ -249,6 +251,20 @@ export class Igmp {
     return out;
   }
 
+  /**
+   * Whether a general query's destination is one of the interface's own
+   * addresses. RFC 9776 §4.1.12: general queries go to 224.0.0.1, but a
+   * system MUST accept and process a query sent to any address, unicast or
+   * multicast, assigned to the interface it arrives on: so also our unicast
+   * address there, and a group joined there. Anything else (another group,
+   * another interface's address) is a bad query.
+   */
+  private queryDstOk(ifp: Ifnet, dst: Uint8Array): boolean {
+    if (inEqual(dst, INADDR_ALLHOSTS_GROUP)) return true;
+    const v4 = this.host.inet.v4;
+    return inIsMulticast(dst) ? v4.groups.find(ifp, dst) !== undefined : v4.isLocalAddress(ifp, dst);
+  }
+
   /** igmp_input */
   input(ifp: Ifnet, ip: IpHeader, buf: Uint8Array, off: number, len: number): void {
     const st = this.stat;
@@ -270,7 +286,7 @@ export class Igmp {
         if (m.version < 3) {
           st.igps_rcv_v1v2_queries++;
           if ((m.version === 1 && !this.knobs.v1enable) || (m.version === 2 && !this.knobs.v2enable)) return;
-          if ((m.version === 1 && !general) || (general && !inEqual(ip.dst, INADDR_ALLHOSTS_GROUP))) {
+          if ((m.version === 1 && !general) || (general && !this.queryDstOk(ifp, ip.dst))) {
             st.igps_rcv_badqueries++;
             return;
           }
@@ -285,7 +301,7 @@ export class Igmp {
             st.igps_rcv_nora++;
             return;
           }
-          if (general && !inEqual(ip.dst, INADDR_ALLHOSTS_GROUP)) {
+          if (general && !this.queryDstOk(ifp, ip.dst)) {
             st.igps_rcv_badqueries++;
             return;
           }

@@ -169,8 +169,9 @@ export class MgmdHostIf {
     this.gqPacker = new ReportPacker(b);
   }
 
+  /** A response delay in (0, maxMs] ms: RFC 9776 §5.2 and RFC 2236 §3 never allow an immediate answer. */
   private rand(maxMs: number): number {
-    return this.b.random.below(Math.max(1, Math.floor(maxMs)) + 1);
+    return 1 + this.b.random.below(Math.max(1, Math.floor(maxMs)));
   }
 
   /**
@@ -268,7 +269,7 @@ export class MgmdHostIf {
     if (g.unsolicitedLeft <= 0) return;
     g.timer?.stop();
     // RFC 2236 §3: the repetition follows "after short delays", in (0, Unsolicited Report Interval].
-    g.timer = this.b.sched.callout(1 + this.rand(this.config.v2UriMs - 1), () => {
+    g.timer = this.b.sched.callout(this.rand(this.config.v2UriMs), () => {
       g.timer = undefined;
       if (g.inm.st[1].mode === MCAST_UNDEFINED || this.generation === 3) return;
       g.unsolicitedLeft--;
@@ -346,7 +347,7 @@ export class MgmdHostIf {
     }
     if (records.length) this.sendRecords(records);
     if (g.modeChangeLeft > 0 || g.hasSrcRetrans) {
-      g.scTimer = this.b.sched.callout(1 + this.rand(this.config.uriMs - 1), () => this.sendStateChange(g), 'mgmd state-change retransmission');
+      g.scTimer = this.b.sched.callout(this.rand(this.config.uriMs), () => this.sendStateChange(g), 'mgmd state-change retransmission');
     } else if (g.state === LEAVING_MEMBER) {
       g.state = NOT_MEMBER;
       inm.protospecHolds = false;

@@ -271,6 +271,19 @@ export class Mld {
     v6.sendIcmp6(ifp, type, 0, body, src, dst, 1, 0);
   }
 
+  /**
+   * Whether a general query's destination is one of the interface's own
+   * addresses. RFC 9777 §5.1.15: general queries go to ff02::1, but a node
+   * MUST accept and process a query sent to any address, unicast or
+   * multicast, assigned to the interface it arrives on: so also our unicast
+   * addresses there, and a group joined there.
+   */
+  private queryDstOk(ifp: Ifnet, dst: Uint8Array): boolean {
+    if (in6Equal(dst, IN6ADDR_LINKLOCAL_ALLNODES)) return true;
+    const v6 = this.host.inet.v6;
+    return in6IsMulticast(dst) ? v6.groups.find(ifp, dst) !== undefined : v6.addresses(ifp).some((a) => in6Equal(a.addr, dst));
+  }
+
   /** mld_input: the ICMPv6 layer has checked length and checksum. */
   input(ifp: Ifnet, src: Uint8Array, dst: Uint8Array, icmp: Icmp6Message, hlim: number, ra: boolean): void {
     const st = this.stat;
@@ -299,7 +312,7 @@ export class Mld {
       }
       if ((m.version === 1 && !this.knobs.v1enable) || (m.version === 2 && !this.knobs.v2enable)) return;
       const general = m.group.every((b) => b === 0);
-      if (general && !in6Equal(dst, IN6ADDR_LINKLOCAL_ALLNODES)) {
+      if (general && !this.queryDstOk(ifp, dst)) {
         st.mlds_rcv_badqueries++;
         return;
       }

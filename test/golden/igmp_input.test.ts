@@ -97,14 +97,41 @@ describe('igmp_input validation and igmpstat', () => {
     expect(rows[0].t - t0).toBeLessThanOrEqual(10_000);
   });
 
-  it('a general query not sent to 224.0.0.1: igps_rcv_badqueries, ignored', () => {
+  it('a general query to our own unicast address or to a group joined here is answered (RFC 9776 §4.1.12 MUST)', () => {
     const { L, wire, h } = joined(83);
     const s = snapshot(h);
     wire.query4({ version: 3, maxRespTenths: 10 }, { dst: '192.0.2.1', ethDst: '02:00:00:00:00:01' });
+    L.run(5000);
+    expect(untimed(wire.sent('h1.em0', 4))).toEqual([v3(`IS_EX(${G} {})`)]);
+    wire.clear();
     wire.query4({ version: 2, maxRespTenths: 10 }, { dst: G });
+    L.run(5000);
+    expect(wire.sent('h1.em0', 4).map((r) => r.msg)).toEqual([`IGMPv2 report ${G}`]);
+    expect(delta(h, s)).toMatchObject({ igps_rcv_total: 2, igps_rcv_v3_queries: 1, igps_rcv_v1v2_queries: 1, igps_rcv_gen_queries: 2 });
+    expect(h.igmp.stat.igps_rcv_badqueries).toBe(s.igps_rcv_badqueries);
+  });
+
+  it('a general query to a group not joined on the interface: igps_rcv_badqueries, ignored', () => {
+    const { L, wire, h } = joined(85);
+    const s = snapshot(h);
+    // (Sent to the all-hosts MAC so that the Ethernet filter lets it through to IGMP.)
+    wire.query4({ version: 3, maxRespTenths: 10 }, { dst: '239.9.9.9', ethDst: '01:00:5e:00:00:01' });
+    wire.query4({ version: 2, maxRespTenths: 10 }, { dst: '239.9.9.9', ethDst: '01:00:5e:00:00:01' });
     L.run(5000);
     expect(delta(h, s)).toEqual({ igps_rcv_total: 2, igps_rcv_v3_queries: 1, igps_rcv_v1v2_queries: 1, igps_rcv_badqueries: 2 });
     expect(wire.sent('h1.em0', 4)).toEqual([]);
+  });
+
+  it('never an immediate answer: the response delay lies in (0, Max Resp Time] even when the random draw is 0 (RFC 9776 §5.2, RFC 2236 §3)', () => {
+    for (const version of [3, 2] as const) {
+      const { L, wire, h } = joined(86 + version);
+      h.random.below = () => 0;
+      wire.query4({ version, maxRespTenths: 10 });
+      L.run(0);
+      expect(wire.sent('h1.em0', 4)).toEqual([]);
+      L.run(1);
+      expect(wire.sent('h1.em0', 4)).toHaveLength(1);
+    }
   });
 
   it('a query from 0.0.0.0 is valid and answered (the Linux bridge querier sends them)', () => {

@@ -83,6 +83,22 @@ describe('MLDv2 (RFC 9777 §5.2.13, §6)', () => {
     within(rows, t0, t0 + 2000);
   });
 
+  it('a general query to our link-local address or to a group joined here is answered (RFC 9777 §5.1.15 MUST)', () => {
+    const { L, wire, h, em0 } = mgmdLab(97, { v4: false });
+    join6(h, em0, G);
+    L.run(30_000);
+    wire.clear();
+    const bad = h.mld.stat.mlds_rcv_badqueries;
+    wire.query6({ version: 2, maxRespMs: 1000 }, { dst: LL, ethDst: '02:00:00:00:00:01' });
+    L.run(5000);
+    expect(untimed(wire.sent('h1.em0', 6))).toEqual([v2(`IS_EX(${SOL} {}) IS_EX(${G} {})`)]);
+    wire.clear();
+    wire.query6({ version: 2, maxRespMs: 1000 }, { dst: G });
+    L.run(5000);
+    expect(untimed(wire.sent('h1.em0', 6))).toEqual([v2(`IS_EX(${SOL} {}) IS_EX(${G} {})`)]);
+    expect(h.mld.stat.mlds_rcv_badqueries).toBe(bad);
+  });
+
   it('address-and-source-specific query: IS_IN(A*Q) for INCLUDE(A)', () => {
     const { L, wire, h, em0, now } = mgmdLab(94, { v4: false });
     const so = h.inet.socket('inet6');

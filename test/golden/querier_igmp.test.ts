@@ -244,6 +244,18 @@ describe('IGMPv3 querier: Q(G) and Q(G,A) retransmissions and the S flag (§6.6.
   });
 });
 
+describe('IGMPv3 querier: advertised Max Resp Time', () => {
+  it('a Last Member Query Interval that is no whole number of tenths is advertised rounded down (RFC 9776 §8.8), never past the group timer', () => {
+    const { L, wire, now } = querierLab(23, { lmqiMs: 1050 });
+    report({ wire, L }, [rec('IS_EX', G, [])]);
+    const t = now();
+    report({ wire, L }, [rec('TO_IN', G, [])]);
+    L.run(3000);
+    const qs = wire.select({ from: 'h1.em0', af: 4, since: t }).filter(({ e }) => !e.msg.endsWith('general'));
+    expect(qs.map(({ d }) => d.query!.maxRespMs)).toEqual([1000, 1000]);
+  });
+});
+
 describe('IGMPv3 querier: older host compatibility (§7.3.2)', () => {
   it('a v2 report puts the group in v2 mode: BLOCK ignored, TO_EX sources ignored, leave is TO_IN({}); back to v3 after the Older Host Present Interval', () => {
     const { L, wire, r, now } = querierLab(30);

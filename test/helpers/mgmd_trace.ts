@@ -94,7 +94,7 @@ export interface IgmpSendOptions {
   dst?: string;
   ttl?: number;
   routerAlert?: boolean;
-  /** Ethernet destination when the IP destination is unicast. */
+  /** The Ethernet destination (default: mapped from a multicast IP destination, broadcast for a unicast one). */
   ethDst?: string;
   /** Mangle the IGMP bytes after the checksum is computed (bad checksum, truncation). */
   mangle?: (igmp: Uint8Array) => Uint8Array;
@@ -105,6 +105,8 @@ export interface MldSendOptions {
   dst?: string;
   hlim?: number;
   routerAlert?: boolean;
+  /** The Ethernet destination (default: mapped from the IPv6 destination). */
+  ethDst?: string;
 }
 
 export class MgmdWire {
@@ -172,7 +174,7 @@ export class MgmdWire {
     let igmp = igmpEmit(m);
     if (o.mangle) igmp = o.mangle(igmp);
     const ip = ipEmit({ id: this.ipId++, ttl: o.ttl ?? 1, p: IPPROTO_IGMP, src: a4(o.src ?? this.ip4), dst, routerAlert: o.routerAlert ?? true }, igmp);
-    const ethDst = inIsMulticast(dst) ? etherMapIpMulticast(dst) : mac(o.ethDst ?? 'ff:ff:ff:ff:ff:ff');
+    const ethDst = o.ethDst !== undefined ? mac(o.ethDst) : inIsMulticast(dst) ? etherMapIpMulticast(dst) : mac('ff:ff:ff:ff:ff:ff');
     this.inject(etherEmit({ dst: ethDst, src: mac(this.macText), type: ETHERTYPE_IP }, ip));
   }
 
@@ -190,7 +192,8 @@ export class MgmdWire {
     const src = a6(o.src ?? this.ip6);
     const ra = o.routerAlert ?? true;
     const ip = ip6Emit({ hopLimit: o.hlim ?? 1, src, dst, nextHeader: IPPROTO_ICMPV6, ...(ra ? { hopByHop: { routerAlert: 0 } } : {}), payload: mldEmit(m, src, dst) });
-    this.inject(etherEmit({ dst: etherMapIpv6Multicast(dst), src: mac(this.macText), type: ETHERTYPE_IPV6 }, ip));
+    const ethDst = o.ethDst !== undefined ? mac(o.ethDst) : etherMapIpv6Multicast(dst);
+    this.inject(etherEmit({ dst: ethDst, src: mac(this.macText), type: ETHERTYPE_IPV6 }, ip));
   }
 
   /** An MLD query from the fake router. */
