@@ -252,14 +252,14 @@ export class Igmp {
   }
 
   /**
-   * Whether a general query's destination is one of the interface's own
-   * addresses. RFC 9776 §4.1.12: general queries go to 224.0.0.1, but a
-   * system MUST accept and process a query sent to any address, unicast or
-   * multicast, assigned to the interface it arrives on: so also our unicast
-   * address there, and a group joined there. Anything else (another group,
-   * another interface's address) is a bad query.
+   * Whether `dst` is one of the interface's own addresses: 224.0.0.1, our
+   * unicast address there, or a group joined there. RFC 9776 §4.1.12 and
+   * §4.2.15: queries and v1/v2 reports go to 224.0.0.1 or to the group, but a
+   * system MUST accept and process one sent to any address, unicast or
+   * multicast, assigned to the interface it arrives on. Anything else
+   * (another group, another interface's address) makes the message bad.
    */
-  private queryDstOk(ifp: Ifnet, dst: Uint8Array): boolean {
+  private isAssignedHere(ifp: Ifnet, dst: Uint8Array): boolean {
     if (inEqual(dst, INADDR_ALLHOSTS_GROUP)) return true;
     const v4 = this.host.inet.v4;
     return inIsMulticast(dst) ? v4.groups.find(ifp, dst) !== undefined : v4.isLocalAddress(ifp, dst);
@@ -286,7 +286,7 @@ export class Igmp {
         if (m.version < 3) {
           st.igps_rcv_v1v2_queries++;
           if ((m.version === 1 && !this.knobs.v1enable) || (m.version === 2 && !this.knobs.v2enable)) return;
-          if ((m.version === 1 && !general) || (general && !this.queryDstOk(ifp, ip.dst))) {
+          if ((m.version === 1 && !general) || (general && !this.isAssignedHere(ifp, ip.dst))) {
             st.igps_rcv_badqueries++;
             return;
           }
@@ -301,7 +301,7 @@ export class Igmp {
             st.igps_rcv_nora++;
             return;
           }
-          if (general && !this.queryDstOk(ifp, ip.dst)) {
+          if (general && !this.isAssignedHere(ifp, ip.dst)) {
             st.igps_rcv_badqueries++;
             return;
           }
@@ -338,7 +338,7 @@ export class Igmp {
       case 'v1report':
       case 'v2report': {
         st.igps_rcv_reports++;
-        if (!(m.group[0] >= 224 && m.group[0] <= 239) || !inEqual(m.group, ip.dst)) {
+        if (!(m.group[0] >= 224 && m.group[0] <= 239) || !(inEqual(m.group, ip.dst) || this.isAssignedHere(ifp, ip.dst))) {
           st.igps_rcv_badreports++;
           return;
         }

@@ -272,16 +272,22 @@ export class Mld {
   }
 
   /**
-   * Whether a general query's destination is one of the interface's own
-   * addresses. RFC 9777 §5.1.15: general queries go to ff02::1, but a node
-   * MUST accept and process a query sent to any address, unicast or
-   * multicast, assigned to the interface it arrives on: so also our unicast
-   * addresses there, and a group joined there.
+   * Whether `dst` is one of the interface's own addresses: ff02::1, our
+   * unicast addresses there, or a group joined there. RFC 9777 §5.1.15 and
+   * §5.2.15: queries and MLDv1 reports go to ff02::1 or to the address of
+   * interest, but a node MUST accept and process one sent to any address,
+   * unicast or multicast, assigned to the interface it arrives on.
    */
-  private queryDstOk(ifp: Ifnet, dst: Uint8Array): boolean {
+  private isAssignedHere(ifp: Ifnet, dst: Uint8Array): boolean {
     if (in6Equal(dst, IN6ADDR_LINKLOCAL_ALLNODES)) return true;
     const v6 = this.host.inet.v6;
     return in6IsMulticast(dst) ? v6.groups.find(ifp, dst) !== undefined : v6.addresses(ifp).some((a) => in6Equal(a.addr, dst));
+  }
+
+  /** RFC 9777 §7.4: a router drops a Report without the Router Alert option (counted in mlds_rcv_nora). */
+  private routerAlertOk(ra: boolean): boolean {
+    if (!ra) this.stat.mlds_rcv_nora++;
+    return ra;
   }
 
   /** mld_input: the ICMPv6 layer has checked length and checksum. */
@@ -312,7 +318,7 @@ export class Mld {
       }
       if ((m.version === 1 && !this.knobs.v1enable) || (m.version === 2 && !this.knobs.v2enable)) return;
       const general = m.group.every((b) => b === 0);
-      if (general && !this.queryDstOk(ifp, dst)) {
+      if (general && !this.isAssignedHere(ifp, dst)) {
         st.mlds_rcv_badqueries++;
         return;
       }
@@ -346,10 +352,12 @@ export class Mld {
     }
     if (m.kind === 'v1report') {
       st.mlds_rcv_reports++;
-      if (!in6IsMulticast(m.group) || !in6Equal(m.group, dst)) return;
+      if (!in6IsMulticast(m.group) || !(in6Equal(m.group, dst) || this.isAssignedHere(ifp, dst))) return;
       if (this.host.inet.v6.ifaOf(src, ifp)) return; // our own
-      // RFC 9777 §5.2.14: routers take reports only from a link-local source (:: is ignored).
-      if (in6IsLinkLocal(src)) this.routers.active(ifp)?.oldReport(src, 2, m.group);
+      // RFC 9777 §5.2.14: routers take reports only from a link-local source (:: is ignored),
+      // and §7.4 (RFC 3810 §7.4): with the Router Alert option.
+      const r = in6IsLinkLocal(src) ? this.routers.active(ifp) : undefined;
+      if (r && this.routerAlertOk(ra)) r.oldReport(src, 2, m.group);
       if (this.host.inet.v6.findGroup(ifp, m.group)) {
         st.mlds_rcv_ourreports++;
         hi.otherReport(m.group);
@@ -360,7 +368,7 @@ export class Mld {
     const router = in6IsLinkLocal(src) ? this.routers.active(ifp) : undefined;
     if (m.kind === 'v2report') {
       st.mlds_rcv_reports++;
-      if (router && !this.host.inet.v6.ifaOf(src, ifp)) router.report(src, this.routerRecords(m.records, router));
+      if (router && !this.host.inet.v6.ifaOf(src, ifp) && this.routerAlertOk(ra)) router.report(src, this.routerRecords(m.records, router));
       return;
     }
     if (m.kind === 'done' && router && !this.host.inet.v6.ifaOf(src, ifp)) {

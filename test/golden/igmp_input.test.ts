@@ -199,10 +199,10 @@ describe('igmp_input validation and igmpstat', () => {
     expect(wire.sent('h1.em0', 4)).toEqual([]);
   });
 
-  it('a v2 report whose group is not its IP destination: igps_rcv_badreports', () => {
+  it('a v2 report sent neither to its group nor to an address of the interface: igps_rcv_badreports', () => {
     const { L, wire, h } = joined(88);
     const s = snapshot(h);
-    wire.sendIgmp({ kind: 'v2report', group: inParse(G)! }, { src: '192.0.2.77', dst: '224.0.0.1' });
+    wire.sendIgmp({ kind: 'v2report', group: inParse(G)! }, { src: '192.0.2.77', dst: '239.9.9.4', ethDst: '01:00:5e:00:00:01' });
     L.run(10);
     expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_reports: 1, igps_rcv_badreports: 1 });
   });

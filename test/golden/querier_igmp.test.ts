@@ -244,6 +244,19 @@ describe('IGMPv3 querier: Q(G) and Q(G,A) retransmissions and the S flag (§6.6.
   });
 });
 
+describe('IGMPv3 querier: report destinations', () => {
+  it('a v2 report sent to an address of the router or to 224.0.0.1 is taken (RFC 9776 §4.2.15); one to another group is bad', () => {
+    const { L, wire, r, h } = querierLab(24);
+    wire.sendIgmp({ kind: 'v2report', group: a('239.9.9.1') }, { src: '192.0.2.254', dst: '192.0.2.1', ethDst: '02:00:00:00:00:01' });
+    wire.sendIgmp({ kind: 'v2report', group: a('239.9.9.2') }, { src: '192.0.2.254', dst: '224.0.0.1' });
+    const bad = h.igmp.stat.igps_rcv_badreports;
+    wire.sendIgmp({ kind: 'v2report', group: a('239.9.9.3') }, { src: '192.0.2.254', dst: '239.9.9.4' });
+    L.run(0);
+    expect(r.view().groups.map((g) => g.group).sort()).toEqual(['239.9.9.1', '239.9.9.2']);
+    expect(h.igmp.stat.igps_rcv_badreports).toBe(bad + 1);
+  });
+});
+
 describe('IGMPv3 querier: advertised Max Resp Time', () => {
   it('a Last Member Query Interval that is no whole number of tenths is advertised rounded down (RFC 9776 §8.8), never past the group timer', () => {
     const { L, wire, now } = querierLab(23, { lmqiMs: 1050 });

@@ -116,4 +116,19 @@ describe('MLD querier', () => {
     ]);
     expect(row(r, G)).toBeUndefined();
   });
+
+  it('reports without the Router Alert option are dropped by the router and counted (RFC 9777 §7.4); an MLDv1 report to an address of the router is taken', () => {
+    const lab = mgmdLab(74, { n: 1, v4: false });
+    const r = lab.h.mld.enableQuerier(lab.em0);
+    lab.L.run(10);
+    const nora = lab.h.mld.stat.mlds_rcv_nora;
+    lab.wire.sendMld({ kind: 'v2report', records: [{ type: 2, group: in6Parse('ff05::9')!, sources: [] }] } as never, { routerAlert: false });
+    lab.wire.sendMld({ kind: 'v1report', group: in6Parse('ff05::a')! } as never, { routerAlert: false });
+    lab.L.run(0);
+    expect(r.view().groups).toEqual([]);
+    expect(lab.h.mld.stat.mlds_rcv_nora).toBe(nora + 2);
+    lab.wire.sendMld({ kind: 'v1report', group: in6Parse('ff05::b')! } as never, { dst: 'fe80::ff:fe00:1', ethDst: '02:00:00:00:00:01' });
+    lab.L.run(0);
+    expect(row(r, 'ff05::b')).toMatchObject({ mode: 'exclude', compat: 2 });
+  });
 });
