@@ -93,7 +93,7 @@ export class Igmp {
         addrLen: 4,
         send: (m) => this.send(ifp, m),
       },
-      config: { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp, gen2GeneralOnly: true },
+      config: { maxGeneration: this.forced.get(ifp) ?? this.knobs.default_version, legacysupp: this.knobs.legacysupp },
     }));
     inet.onGroupChange((af, inm) => {
       if (af === AF_INET) this.ifinfo(inm.ifp as Ifnet).changed(inm);

@@ -80,12 +80,6 @@ export interface HostIfConfig {
   v2UriMs: number;
   /** Let other hosts' v1/v2 reports suppress ours even in v3 mode (net.inet.igmp.legacysupp). */
   legacysupp: boolean;
-  /**
-   * Only a general query of generation 2 starts the generation-2 Older Version
-   * Querier Present timer (IGMP: RFC 9776 §7.2.1 "whenever an IGMPv2 General
-   * Query is received"); false for MLD, where any MLDv1 query does.
-   */
-  gen2GeneralOnly: boolean;
 }
 
 export const DEFAULT_HOST_CONFIG: HostIfConfig = {
@@ -96,7 +90,6 @@ export const DEFAULT_HOST_CONFIG: HostIfConfig = {
   uriMs: 1000,
   v2UriMs: 10_000,
   legacysupp: false,
-  gen2GeneralOnly: false,
 };
 
 /**
@@ -213,7 +206,13 @@ export class MgmdHostIf {
     }
   }
 
-  /** Older Version Querier Present Timeout: RV * QI + QRI (RFC 9776 §8.12), ms. */
+  /**
+   * Older Version Querier Present Timeout: RV * QI + QRI, ms. RFC 9776 §8.12
+   * recommends the default values, since a host cannot know the older
+   * querier's; like FreeBSD (igi_rv/igi_qi/igi_qri), taplab uses the values
+   * last learnt from a v3 query, the defaults until one came. That is what
+   * lets a lab with short query intervals show the return to v3 in seconds.
+   */
   ovqpTimeoutMs(): number {
     return (this.config.rv * this.config.qi + this.config.qri) * 1000;
   }
@@ -362,7 +361,10 @@ export class MgmdHostIf {
     if (this.silent) return;
     const general = q.group.every((b) => b === 0);
     if (q.generation < 3) {
-      if (q.generation === 1 || general || !this.config.gen2GeneralOnly) this.olderQuerierPresent(q.generation as 1 | 2);
+      // Only an older version's General Query starts its Older Version Querier Present timer
+      // (RFC 9776 §7.2.1, RFC 9777 §8.2.1; every v1 query is general): a group-specific v2 or
+      // MLDv1 query is answered in the current mode.
+      if (q.generation === 1 || general) this.olderQuerierPresent(q.generation as 1 | 2);
     } else {
       // RFC 9776 §4.1.6/§4.1.7: adopt the querier's robustness and interval when given.
       // A zero QRV or QQIC means the querier's value is not given: use the default (§4.1.6, §4.1.7).

@@ -115,6 +115,20 @@ describe('MLDv2 (RFC 9777 §5.2.13, §6)', () => {
 });
 
 describe('MLDv1 compatibility (RFC 9777 §8.2, RFC 2710 §4)', () => {
+  it('an MLDv1 address-specific query leaves MLDv2 mode alone and is answered in MLDv2 (RFC 9777 §8.2.1: only an MLDv1 General Query switches)', () => {
+    const { L, wire, h, em0, now } = mgmdLab(98, { v4: false });
+    join6(h, em0, G);
+    L.run(30_000);
+    wire.clear();
+    const t0 = now();
+    wire.query6({ version: 1, group: G, maxRespMs: 1000 });
+    L.run(1000);
+    expect(h.mld.ifinfoView(em0)).toMatchObject({ mli_version: 2, mli_v1_timer: 0 });
+    const rows = wire.sent('h1.em0', 6);
+    expect(untimed(rows)).toEqual([v2(`IS_EX(${G} {})`)]);
+    within(rows, t0, t0 + 1000);
+  });
+
   it('an MLDv1 query: MLDv1 mode, v1 reports to each group within Max Response Delay, Done to ff02::2 by the last reporter', () => {
     const { L, wire, h, em0, now } = mgmdLab(95, { v4: false });
     const m = join6(h, em0, G);
