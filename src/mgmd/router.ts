@@ -78,8 +78,8 @@ export interface RouterBinding {
   versionName?(generation: Generation): string;
 }
 
-/** At most one older-version-querier warning per interface in this long (RFC 9776 §7.3.1: "MUST be rate-limited"). */
-export const OLDER_QUERIER_WARN_INTERVAL_MS = 60_000;
+/** At most one version-mismatch warning (older or newer querier) per interface in this long (RFC 9776 §7.3.1: "MUST be rate-limited"). */
+export const VERSION_WARN_INTERVAL_MS = 60_000;
 
 /** Tunables of RFC 9776 §8 / RFC 9777 §9, with the RFC defaults. */
 export interface RouterConfig {
@@ -117,6 +117,8 @@ export class RouterStats {
   badRecords = 0;
   /** General queries of an older version than ours (an older router on the link, §7.3.1). */
   olderVersionQueries = 0;
+  /** Queries of a newer version than the one this router is configured for (§7.3.1: that querier should be configured down). */
+  newerVersionQueries = 0;
   /** v1/v2 reports longer than 8 octets (the extra octets are ignored, RFC 2236 §2.5). */
   reportsWithTrailingData = 0;
   /** Times this router gave up being querier to a lower address. */
@@ -208,8 +210,8 @@ export class MgmdRouterIf {
   private isQuerier = false;
   private otherQuerier: Uint8Array | undefined;
   /** When the last older-version warning went out, and how many were held back since. */
-  private olderWarnedAt = -Infinity;
-  private olderHeldBack = 0;
+  private versionWarnedAt = -Infinity;
+  private versionHeldBack = 0;
   private oqpTimer: Callout | undefined;
   private gqTimer: Callout | undefined;
   private startupLeft = 0;
@@ -330,16 +332,22 @@ export class MgmdRouterIf {
     this.generalQuery();
   }
 
-  private warnOlderQuerier(q: ReceivedQuery, now: number): void {
-    if (now - this.olderWarnedAt < OLDER_QUERIER_WARN_INTERVAL_MS) {
-      this.olderHeldBack++;
+  private warnVersionMismatch(q: ReceivedQuery, now: number): void {
+    if (now - this.versionWarnedAt < VERSION_WARN_INTERVAL_MS) {
+      this.versionHeldBack++;
       return;
     }
-    const more = this.olderHeldBack ? ` (${this.olderHeldBack} more since the last warning)` : '';
-    this.olderWarnedAt = now;
-    this.olderHeldBack = 0;
+    const more = this.versionHeldBack ? ` (${this.versionHeldBack} more since the last warning)` : '';
+    this.versionWarnedAt = now;
+    this.versionHeldBack = 0;
     const name = (g: Generation) => this.b.versionName?.(g) ?? `version ${g}`;
-    this.b.warn?.(`${name(q.generation)} querier ${this.b.fmt(q.src)} on the link, and this router runs ${name(this.cfg.generation)}: configure it for ${name(q.generation)}${more}`);
+    const theirs = name(q.generation);
+    const ours = name(this.cfg.generation);
+    this.b.warn?.(
+      q.generation < this.cfg.generation
+        ? `${theirs} querier ${this.b.fmt(q.src)} on the link, and this router runs ${ours}: configure it for ${theirs}${more}`
+        : `${theirs} querier ${this.b.fmt(q.src)} on the link, and this router is configured for ${ours}: configure that querier for ${ours}${more}`,
+    );
   }
 
   private trace(event: string): void {
@@ -492,13 +500,21 @@ export class MgmdRouterIf {
     const now = this.b.sched.now();
     const general = q.group.every((x) => x === 0);
     if (own && compareAddr(q.src, own) === 0) return; // our own, looped
-    // §7.3.1: a router hearing an older version's general query should warn
-    // (it must be configured for that version by hand), rate-limited.
-    if (general && q.generation < this.cfg.generation && q.src.some((x) => x !== 0)) {
-      // (A query from 0.0.0.0 or :: is a snooping switch without an address, not a router.)
-      this.stats.olderVersionQueries++;
-      this.trace(`querier: an ${q.generation === 1 ? 'IGMPv1' : 'older-version'} general query from ${this.b.fmt(q.src)}: configure this router for that version`);
-      this.warnOlderQuerier(q, now);
+    // §7.3.1 (RFC 9777 §8.3.1): the link runs the oldest version present, set by
+    // hand. A router hearing an older version's general query should warn (configure
+    // this router down), and so should one configured for an older version that hears
+    // a newer version's query (configure that querier down); rate-limited. A query
+    // from 0.0.0.0 or :: is a snooping switch without an address, not a router.
+    if (q.src.some((x) => x !== 0)) {
+      if (general && q.generation < this.cfg.generation) {
+        this.stats.olderVersionQueries++;
+        this.trace(`querier: an older-version general query from ${this.b.fmt(q.src)}: configure this router for that version`);
+        this.warnVersionMismatch(q, now);
+      } else if (q.generation > this.cfg.generation) {
+        this.stats.newerVersionQueries++;
+        this.trace(`querier: a newer-version query from ${this.b.fmt(q.src)}: configure that querier for this router's version`);
+        this.warnVersionMismatch(q, now);
+      }
     }
     // §6.6.2: only a General Query from a lower address takes the querier role away. A
     // query from the unspecified address (a snooping switch without an address) is no

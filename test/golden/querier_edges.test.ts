@@ -181,6 +181,19 @@ describe('querier: older-version queriers on the link (RFC 9776 §7.3.1, RFC 977
     expect(h.msgbuf.text().split('\n').length).toBe(3);
   });
 
+  it('a router configured for an older version warns of a newer-version querier (any of its queries), rate-limited with the others', () => {
+    const { L, wire, r, h } = lab(23, { generation: 2 });
+    wire.query4({ version: 3, group: G, maxRespTenths: 10 }, { src: '192.0.2.200' });
+    L.run(0);
+    wire.query4({ version: 3, maxRespTenths: 100 }, { src: '192.0.2.200' });
+    L.run(0);
+    expect(r.stats.newerVersionQueries).toBe(2);
+    expect(r.stats.olderVersionQueries).toBe(0);
+    expect(h.msgbuf.read().map((l) => l.text)).toEqual([
+      'igmp: em0: IGMPv3 querier 192.0.2.200 on the link, and this router is configured for IGMPv2: configure that querier for IGMPv2',
+    ]);
+  });
+
   it('not for a query from 0.0.0.0 (a snooping switch without an address is no router)', () => {
     const { L, wire, r, h } = lab(22);
     wire.query4({ version: 2, maxRespTenths: 100 }, { src: '0.0.0.0' });
