@@ -297,10 +297,12 @@ export class MgmdHostIf {
     if (recs.length === 0) return;
     const rv = this.config.rv;
     const leaving = inm.st[1].mode === MCAST_UNDEFINED;
-    // Pending source changes mean nothing once the group is left: the leave's own records
-    // (TO_IN {}, or BLOCK of an INCLUDE list) say every source is unwanted (FreeBSD's
-    // igmp_final_leave drains them too).
-    if (leaving) g.srcRetrans.clear();
+    // Leaving an EXCLUDE group is TO_IN {}: it says every source is unwanted, and pending
+    // source changes mean nothing after it (FreeBSD's igmp_final_leave drains them too).
+    // Leaving an INCLUDE group is BLOCK of its list: a source blocked just before, whose
+    // BLOCK still has retransmissions to go, keeps them and rides along (§5.1: a
+    // retransmitted BLOCK lists every source with retransmission state to be blocked).
+    if (leaving && recs.some((r) => r.type === 'TO_IN')) g.srcRetrans.clear();
     for (const r of recs) {
       if (r.type === 'TO_IN' || r.type === 'TO_EX') {
         // The next RV reports carry the Filter-Mode-Change record, whatever source-list

@@ -199,6 +199,22 @@ describe('IGMPv3 §5.1: state-change reports', () => {
     expectRetransmissionTimes(rows.slice(2), t0 + 1);
   });
 
+  it('leaving an INCLUDE group while a BLOCK is pending: the pending source rides along in the leave BLOCK (§5.1)', () => {
+    const { L, wire, h, now } = mgmdLab(23);
+    const so = h.inet.socket();
+    so.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: SSM, imr_sourceaddr: S1 });
+    so.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: SSM, imr_sourceaddr: S2 });
+    L.run(30_000);
+    wire.clear();
+    const t0 = now();
+    so.setsockopt(IPPROTO_IP, IP_DROP_SOURCE_MEMBERSHIP, { imr_multiaddr: SSM, imr_sourceaddr: S2 });
+    so.setsockopt(IPPROTO_IP, IP_DROP_SOURCE_MEMBERSHIP, { imr_multiaddr: SSM, imr_sourceaddr: S1 });
+    L.run(30_000);
+    const rows = wire.sent('h1.em0', 4);
+    expect(untimed(rows)).toEqual([v3(`BLOCK(${SSM} {${S2}})`), v3(`BLOCK(${SSM} {${S2}, ${S1}})`), v3(`BLOCK(${SSM} {${S1}})`)]);
+    expectRetransmissionTimes(rows.slice(1), t0);
+  });
+
   it('leaving during pending source changes: TO_IN {} RV times and nothing else', () => {
     const { L, wire, h, now } = mgmdLab(20);
     const so = h.inet.socket();
