@@ -175,6 +175,15 @@ export class Igmp {
     for (const ifp of this.host.interfaces()) if (!this.forced.has(ifp) && this.ifs.peek(ifp)) this.ifinfo(ifp).setMaxGeneration(version as Generation);
   }
 
+  /** net.inet.igmp.legacysupp: a global knob in FreeBSD, so it applies to every interface at once. */
+  setLegacysupp(on: boolean): void {
+    this.knobs.legacysupp = on;
+    for (const ifp of this.host.interfaces()) {
+      const hi = this.ifs.peek(ifp);
+      if (hi) hi.config.legacysupp = on;
+    }
+  }
+
   /** struct igmp_ifinfo for net.inet.igmp.ifinfo.<ifindex> (timers in seconds, rounded up). */
   ifinfoView(ifp: Ifnet): IgmpIfinfo {
     const hi = this.ifinfo(ifp);

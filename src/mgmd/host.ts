@@ -445,6 +445,20 @@ export class MgmdHostIf {
     if (this.generation === 3 && !this.config.legacysupp) return;
     const inm = this.findGroup(group);
     if (!inm) return;
+    if (this.generation === 3) {
+      // legacysupp (RFC 9776 §7.2.2 allows it): the other host's report answers a pending
+      // query response for the group; the group stays REPORTING and answers the next query.
+      // State-change retransmissions (a leave, too) are not responses and go on.
+      const g = inm.protospec;
+      if (g instanceof HostGroup && (g.state === G_QUERY_PENDING_MEMBER || g.state === SG_QUERY_PENDING_MEMBER)) {
+        g.timer?.stop();
+        g.timer = undefined;
+        g.querySources = null;
+        g.state = REPORTING_MEMBER;
+        this.settle(g);
+      }
+      return;
+    }
     const g = this.groupState(inm);
     if (g.timer?.pending) {
       g.timer.stop();

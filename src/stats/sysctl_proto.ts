@@ -205,7 +205,7 @@ export function registerProto(tree: SysctlTree): void {
   tree.addLeaf(ig, 'sendlocal', 'auto', boolKnob('Send IGMP membership reports for 224.0.0.0/24 groups', () => ik.sendlocal, (v) => void (ik.sendlocal = v)));
   tree.addLeaf(ig, 'v1enable', 'auto', boolKnob('Enable backwards compatibility with IGMPv1', () => ik.v1enable, (v) => void (ik.v1enable = v)));
   tree.addLeaf(ig, 'v2enable', 'auto', boolKnob('Enable backwards compatibility with IGMPv2', () => ik.v2enable, (v) => void (ik.v2enable = v)));
-  tree.addLeaf(ig, 'legacysupp', 'auto', boolKnob('Allow v1/v2 reports to suppress v3 group responses', () => ik.legacysupp, (v) => void (ik.legacysupp = v)));
+  tree.addLeaf(ig, 'legacysupp', 'auto', boolKnob('Allow v1/v2 reports to suppress v3 group responses', () => ik.legacysupp, (v) => igmp.setLegacysupp(v)));
   tree.addLeaf(ig, 'gsrdelay', 'auto', intKnob('Rate limit for IGMPv3 Group-and-Source queries in seconds', -1, 59, () => ik.gsrdelay, (v) => void (ik.gsrdelay = v)));
 
   // ---- MLD knobs (mld6.c)

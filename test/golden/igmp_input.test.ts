@@ -2,8 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { mgmdLab } from '../helpers/mgmd_lab.js';
 import { untimed } from '../helpers/mgmd_trace.js';
-import { IP_ADD_MEMBERSHIP, IPPROTO_IP } from '../../src/inet/socket.js';
+import { IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IPPROTO_IP } from '../../src/inet/socket.js';
 import { inParse } from '../../src/inet/in.js';
+import { sockaddrToString } from '../../src/driver/sockaddr.js';
+import { sysctlTreeOf } from '../../src/tools/registry.js';
 import { igmpEmit } from '../../src/igmp/codec.js';
 import { IPPROTO_IGMP, ipEmit, ipParse } from '../../src/inet/ip_codec.js';
 import { IgmpStat } from '../../src/stats/igmp_stats.js';
@@ -174,6 +176,30 @@ describe('igmp_input validation and igmpstat', () => {
     L.run(5000);
     expect(wire.msgs('h1.em0', 4)).toEqual([`IGMPv3 report IS_EX(${G} {})`]);
     void em0;
+  });
+
+  it('with legacysupp, another host\'s v2 report answers our pending group query response, and the group still answers the next query', () => {
+    const { L, wire, h, em0 } = joined(90);
+    sysctlTreeOf(h).set('net.inet.igmp.legacysupp', 1); // after the interface exists: the knob is global
+    wire.query4({ version: 3, group: G, maxRespTenths: 100 });
+    L.run(1);
+    wire.sendIgmp({ kind: 'v2report', group: inParse(G)! }, { src: '192.0.2.77' });
+    L.run(15_000);
+    expect(wire.msgs('h1.em0', 4)).toEqual([]);
+    wire.query4({ version: 3, group: G, maxRespTenths: 10 });
+    L.run(5000);
+    expect(wire.msgs('h1.em0', 4)).toEqual([`IGMPv3 report IS_EX(${G} {})`]);
+    // Heard while leaving, a v2 report does not stop the leave's retransmissions nor keep the group.
+    wire.clear();
+    const so = h.inet.socket();
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.1.1.2' });
+    L.run(30_000);
+    wire.clear();
+    so.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, { imr_multiaddr: '239.1.1.2' });
+    wire.sendIgmp({ kind: 'v2report', group: inParse('239.1.1.2')! }, { src: '192.0.2.77' });
+    L.run(30_000);
+    expect(wire.msgs('h1.em0', 4)).toEqual(['IGMPv3 report TO_IN(239.1.1.2 {})', 'IGMPv3 report TO_IN(239.1.1.2 {})']);
+    expect(em0.if_multiaddrs.map((m) => sockaddrToString(m.ifma_addr))).not.toContain('239.1.1.2');
   });
 
   it('reports for groups we do not hold: counted in igps_rcv_reports only', () => {
