@@ -31,7 +31,7 @@
  * Options: --quick (shorter runs), --only filter|mgmd|querier|labscale|forward, --pairs N (alternating rounds per size).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,6 +156,17 @@ function waitReady(p: ChildProcess, what: string, timeoutMs = 15_000): Promise<s
   });
 }
 
+/** Whether a child is still running (not exited, not a zombie), from /proc. */
+function alive(p: ChildProcess): boolean {
+  if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function stopChild(p: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (p.exitCode !== null || p.signalCode !== null) return resolve();
@@ -237,6 +248,9 @@ async function benchForward() {
         });
         if (g.status !== 0) throw new Error(`generator failed: ${g.stderr}`);
         const after = rxB();
+        // A forwarder that died during the run forwarded only part of it: no rate to report.
+        // (Its exit event has not been seen yet, as spawnSync held the event loop: ask /proc.)
+        if (!alive(p)) throw new Error(`${c.name} exited during the run`);
         return { fps: (after - before) / seconds, mode: ready.replace(/^ready ?/, '') };
       } finally {
         await stopChild(p);
@@ -259,6 +273,7 @@ async function benchForward() {
       line(`         runs (fps, by round): ${rates['C-uring'] ? `C io_uring ${spread('C-uring')}, ` : ''}addon only ${spread('addon')}`);
     };
 
+    const dropped = new Set<string>();
     if (!pin) line('forward  (one CPU or no taskset: forwarder and generator share the CPUs)');
     for (const size of [64, 1514]) {
       const rates: Record<string, number[]> = {};
@@ -267,7 +282,19 @@ async function benchForward() {
       for (let i = 0; i < pairs; i++) {
         const order = i % 2 ? [...these].reverse() : these;
         for (const c of order) {
-          const r = await measure(c, size);
+          if (dropped.has(c.name)) continue;
+          let r: { fps: number; mode: string };
+          try {
+            r = await measure(c, size);
+          } catch (e) {
+            // A floor that cannot run here (an older kernel's io_uring, say) is left out;
+            // the forwarders under test and the C reference must run.
+            if (!floors.includes(c)) throw e;
+            dropped.add(c.name);
+            delete rates[c.name];
+            line(`forward  (floor ${c.name} left out: ${(e as Error).message.split('\n')[0]})`);
+            continue;
+          }
           (rates[c.name] ??= []).push(r.fps);
           modes[c.name] = r.mode;
         }
@@ -279,9 +306,9 @@ async function benchForward() {
       // reference's own runs disagree by more than 15% the ratio says more
       // about the neighbours than about taplab, so it is printed but not judged.
       const cSpread = Math.max(...rates.C) / Math.min(...rates.C);
-      const judged = cSpread <= 1.15;
+      const judged = pairs >= 2 && cSpread <= 1.15;
       const target =
-        size !== 64 ? '' : !judged ? ` NOT JUDGED (the C reference's runs varied ${((cSpread - 1) * 100).toFixed(0)}%: a noisy machine; run again)` : ours >= 1.0 ? ' ok' : ' MISSED';
+        size !== 64 ? '' : !judged ? ` NOT JUDGED (${pairs < 2 ? 'one pair is too few to judge' : `the C reference's runs varied ${((cSpread - 1) * 100).toFixed(0)}%: a noisy machine; run again`})` : ours >= 1.0 ? ' ok' : ' MISSED';
       const spread = (k: string) => `[${rates[k].map((x) => fmtRate(x)).join(' ')}]`;
       line(
         `forward  ${String(size).padStart(4)} B: taplab ${fmtRate(median(rates.taplab))} fps (${modes.taplab}), ` +
@@ -293,7 +320,7 @@ async function benchForward() {
         `         runs (fps, by round): C ${spread('C')}, taplab ${spread('taplab')}, ` +
           `read() reads ${spread('taplab-read')}, read()+write() ${spread('taplab-write')}`,
       );
-      if (size === 64) budgetLine(rates);
+      if (size === 64 && rates.addon) budgetLine(rates);
     }
   } finally {
     cleanup();

@@ -68,6 +68,11 @@ int main(int argc, char **argv)
 	memset(&p, 0, sizeof p);
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	int r = io_uring_queue_init_params(MAX_BATCH, &ring, &p);
+	if (r == -EINVAL) {
+		/* A kernel before 6.1 has no DEFER_TASKRUN: plain setup, as the addon falls back. */
+		memset(&p, 0, sizeof p);
+		r = io_uring_queue_init_params(MAX_BATCH, &ring, &p);
+	}
 	if (r < 0) {
 		fprintf(stderr, "uring_forward: io_uring_queue_init: %s\n", strerror(-r));
 		return 71;
@@ -109,6 +114,13 @@ int main(int argc, char **argv)
 		}
 		if ((r = run(&ring, n, res)) < 0)
 			break;
+		/* A full TAP queue (EAGAIN) drops the frame, as ref_forward's would block;
+		 * anything else means this floor does not measure what it should. */
+		for (int k = 0; k < n; k++)
+			if (res[k] < 0 && res[k] != -EAGAIN) {
+				fprintf(stderr, "uring_forward: write: %s\n", strerror(-res[k]));
+				return 74;
+			}
 	}
 	fprintf(stderr, "uring_forward: io_uring_enter: %s\n", strerror(-r));
 	return 74;

@@ -16,6 +16,7 @@ import { IgmpStat } from '../stats/igmp_stats.js';
 import type { Host } from '../host.js';
 import { INADDR_ALLHOSTS_GROUP, INADDR_ALLRPTS_GROUP, INADDR_ALLRTRS_GROUP, INADDR_ANY, inEqual, inIsMulticast, inToString } from '../inet/in.js';
 import { IPPROTO_IGMP, type IpHeader } from '../inet/ip_codec.js';
+import { MCAST_UNDEFINED } from '../inet/in_mcast.js';
 import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
 import { MgmdRouterIf, RouterInterfaces, type RouterConfig, type RouterQuery } from '../mgmd/router.js';
@@ -271,7 +272,9 @@ export class Igmp {
   private isAssignedHere(ifp: Ifnet, dst: Uint8Array): boolean {
     if (inEqual(dst, INADDR_ALLHOSTS_GROUP)) return true;
     const v4 = this.host.inet.v4;
-    return inIsMulticast(dst) ? v4.groups.find(ifp, dst) !== undefined : v4.isLocalAddress(ifp, dst);
+    if (!inIsMulticast(dst)) return v4.isLocalAddress(ifp, dst);
+    const inm = v4.groups.find(ifp, dst);
+    return inm !== undefined && inm.st[1].mode !== MCAST_UNDEFINED; // a group being left is no longer joined
   }
 
   /** igmp_input */
@@ -360,7 +363,9 @@ export class Igmp {
         }
         if (this.host.inet.v4.findGroup(ifp, m.group)) {
           st.igps_rcv_ourreports++;
-          hi.otherReport(m.group);
+          // Suppression assumes the routers heard that report: not so for one sent to our
+          // unicast address.
+          if (inIsMulticast(ip.dst)) hi.otherReport(m.group);
         }
         return;
       }

@@ -16,6 +16,7 @@ import { AF_INET6 } from '../driver/sockaddr.js';
 import type { Host } from '../host.js';
 import { IN6ADDR_LINKLOCAL_ALLNODES, IN6ADDR_LINKLOCAL_ALLROUTERS, IN6ADDR_LINKLOCAL_ALLV2ROUTERS, in6Equal, in6IsLinkLocal, in6IsMulticast, in6MulticastScope, in6ToString } from '../inet/in6.js';
 import type { Icmp6Message } from '../inet/icmp6_codec.js';
+import { MCAST_UNDEFINED } from '../inet/in_mcast.js';
 import type { MgmdHostIf } from '../mgmd/host.js';
 import { HostInterfaces } from '../mgmd/interfaces.js';
 import { MgmdRouterIf, RouterInterfaces, type RouterConfig, type RouterQuery } from '../mgmd/router.js';
@@ -281,7 +282,9 @@ export class Mld {
   private isAssignedHere(ifp: Ifnet, dst: Uint8Array): boolean {
     if (in6Equal(dst, IN6ADDR_LINKLOCAL_ALLNODES)) return true;
     const v6 = this.host.inet.v6;
-    return in6IsMulticast(dst) ? v6.groups.find(ifp, dst) !== undefined : v6.addresses(ifp).some((a) => in6Equal(a.addr, dst));
+    if (!in6IsMulticast(dst)) return v6.addresses(ifp).some((a) => in6Equal(a.addr, dst));
+    const inm = v6.groups.find(ifp, dst);
+    return inm !== undefined && inm.st[1].mode !== MCAST_UNDEFINED; // a group being left is no longer joined
   }
 
   /** RFC 9777 §7.4: a router drops a Report without the Router Alert option (counted in mlds_rcv_nora). */
@@ -360,7 +363,9 @@ export class Mld {
       if (r && this.routerAlertOk(ra)) r.oldReport(src, 2, m.group);
       if (this.host.inet.v6.findGroup(ifp, m.group)) {
         st.mlds_rcv_ourreports++;
-        hi.otherReport(m.group);
+        // Suppression assumes the routers heard that report: not so for one sent to our
+        // unicast address.
+        if (in6IsMulticast(dst)) hi.otherReport(m.group);
       }
       return;
     }

@@ -113,6 +113,29 @@ describe('igmp_input validation and igmpstat', () => {
     expect(h.igmp.stat.igps_rcv_badqueries).toBe(s.igps_rcv_badqueries);
   });
 
+  it('a general query to a group being left (its leave still retransmitted) is bad: that group is no longer joined', () => {
+    const { L, wire, h } = joined(91);
+    const so = h.inet.socket();
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.1.1.3' });
+    L.run(30_000);
+    so.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, { imr_multiaddr: '239.1.1.3' });
+    wire.clear();
+    const s = snapshot(h);
+    wire.query4({ version: 3, maxRespTenths: 10 }, { dst: '239.1.1.3' });
+    L.run(0);
+    expect(delta(h, s)).toEqual({ igps_rcv_total: 1, igps_rcv_v3_queries: 1, igps_rcv_badqueries: 1 });
+  });
+
+  it('a v2 report sent to our unicast address does not suppress our own pending report (no router heard it)', () => {
+    const { L, wire, h } = joined(92);
+    wire.query4({ version: 2, maxRespTenths: 100 });
+    L.run(1);
+    wire.sendIgmp({ kind: 'v2report', group: inParse(G)! }, { src: '192.0.2.77', dst: '192.0.2.1', ethDst: '02:00:00:00:00:01' });
+    L.run(10_000);
+    expect(wire.msgs('h1.em0', 4)).toEqual([`IGMPv2 report ${G}`]);
+    expect(h.igmp.stat.igps_rcv_ourreports).toBeGreaterThan(0);
+  });
+
   it('a general query to a group not joined on the interface: igps_rcv_badqueries, ignored', () => {
     const { L, wire, h } = joined(85);
     const s = snapshot(h);
