@@ -516,10 +516,12 @@ export class MgmdRouterIf {
         this.warnVersionMismatch(q, now);
       }
     }
-    // §6.6.2: only a General Query from a lower address takes the querier role away. A
-    // query from the unspecified address (a snooping switch without an address) is no
-    // querier to defer to.
-    if (general && !q.src.every((x) => x === 0) && (!own || compareAddr(q.src, own) < 0)) {
+    // Which queries elect: RFC 9776 §6.6.2 (IGMPv3) counts General Queries only; RFC 2236
+    // §3 (IGMPv2), RFC 2710 §4 (MLDv1) and RFC 9777 §7.6.2 (MLDv2) any Query from a lower
+    // address. A query from the unspecified address (a snooping switch without an
+    // address) is no querier to defer to.
+    const elects = general || this.cfg.generation < 3 || this.b.addrLen === 16;
+    if (elects && !q.src.every((x) => x === 0) && (!own || compareAddr(q.src, own) < 0)) {
       if (this.isQuerier) {
         this.stats.querierLost++;
         this.trace(`querier: ${this.b.fmt(q.src)} has a lower address, becoming non-querier`);

@@ -1,7 +1,8 @@
 // Querier edge cases (a review against RFC 9776/9777 found these): queries
 // split to fit the MTU, TO_IN ignored in IGMPv1 mode, MLD reports only from
 // link-local sources, QRV/QQI of 0 meaning "use your own", timer lowering by
-// the querier too, election by General Queries only (and never by 0.0.0.0),
+// the querier too, election by General Queries only in IGMPv3 (any query in IGMPv2
+// and MLD; never by 0.0.0.0),
 // a version change mid-flight, link flaps and detach.
 import { describe, expect, it } from 'vitest';
 import { mgmdLab } from '../helpers/mgmd_lab.js';
@@ -114,6 +115,20 @@ describe('querier edges', () => {
     L.run(0);
     expect(r.querier).toBe(false);
     expect(r.stats.olderVersionQueries).toBe(1);
+  });
+
+  it('an IGMPv2 router and an MLD router give way to any query from a lower address (RFC 2236 §3, RFC 2710 §4, RFC 9777 §7.6.2)', () => {
+    const v2 = lab(8, { generation: 2 });
+    v2.wire.query4({ version: 2, group: G, maxRespTenths: 10 }, { src: '192.0.2.0' });
+    v2.L.run(0);
+    expect(v2.r.querier).toBe(false);
+    const l = mgmdLab(9, { n: 1, v4: false });
+    const r6 = l.h.mld.enableQuerier(l.em0);
+    l.L.run(10);
+    expect(r6.querier).toBe(true);
+    l.wire.query6({ version: 2, group: 'ff0e::1', maxRespMs: 1000 }, { src: 'fe80::1' });
+    l.L.run(0);
+    expect(r6.querier).toBe(false);
   });
 
   it('the querier, too, lowers its group timer on a group query without S from another router (§6.6.1)', () => {
