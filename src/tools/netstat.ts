@@ -223,7 +223,7 @@ export function humanize(value: number, div1000: boolean): string {
   let q = Math.floor(value);
   let r = 0;
   let i = 0;
-  while ((q >= max || (q === max - 1 && r >= deccut)) && i < prefixes.length - 1) {
+  while ((q >= max || (q === max - 1 && (r >= deccut || r >= divisor / 2))) && i < prefixes.length - 1) {
     r = q % divisor;
     q = Math.floor(q / divisor);
     i++;
@@ -268,7 +268,8 @@ function inetLnaof(addr: string): number {
 // ---------------------------------------------------------------------------
 // Options.
 
-type Af = 'unspec' | 'inet' | 'inet6' | 'link' | 'unix';
+/** Address families of -f; pfkey and netgraph are valid names with nothing to show in taplab. */
+type Af = 'unspec' | 'inet' | 'inet6' | 'link' | 'unix' | 'pfkey' | 'netgraph';
 
 interface Opts {
   af: Af;
@@ -447,6 +448,8 @@ function parseArgs(argv: string[], env: ToolEnv, err: (s: string) => void): Opts
           else if (optarg === 'inet6') o.af = 'inet6';
           else if (optarg === 'unix' || optarg === 'local') o.af = 'unix';
           else if (optarg === 'link') o.af = 'link';
+          else if (optarg === 'pfkey') o.af = 'pfkey';
+          else if (optarg === 'netgraph' || optarg === 'ng') o.af = 'netgraph';
           else die(`${optarg}: unknown address family`);
           break;
         case 'g':
@@ -878,7 +881,7 @@ async function sidewaysintpr(ctx: Ctx): Promise<number> {
     return t;
   };
   if (o.interface !== undefined && !iflist(ctx).some((e) => e.family === 'link' && e.ifname === o.interface)) {
-    ctx.err(`netstat: interface ${o.interface} not found\n`);
+    ctx.err(`netstat: interface ${o.interface} not found: Device not configured\n`);
     throw new Exit(EX_DATAERR);
   }
   let old = total();
@@ -1459,7 +1462,7 @@ function protopr(ctx: Ctx, tp: Protox): void {
   const width = o.A && !o.W ? 18 : !o.W || af1 === 'inet' ? 22 : 45;
   for (const inp of list) {
     const v4 = inp.family === 'inet';
-    if ((af1 === 'inet' && !v4) || (af1 === 'inet6' && v4) || af1 === 'link' || af1 === 'unix') continue;
+    if ((af1 === 'inet' && !v4) || (af1 === 'inet6' && v4) || (af1 !== 'unspec' && af1 !== 'inet' && af1 !== 'inet6')) continue;
     const wildcard = v4 ? inetLnaof(inp.laddr) === 0 : inp.laddr === '::';
     if (!o.a && wildcard) continue;
     if (ctx.firstSocket) {
