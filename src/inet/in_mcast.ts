@@ -268,8 +268,8 @@ export function sameState(a: FilterState, b: FilterState): boolean {
   return true;
 }
 
-/** Throws ENOBUFS if adding `f` would take the group past its source limit. */
+/** Throws ENOSPC (FreeBSD's inm_get_source) if adding `f` would take the group past its source limit. */
 export function checkGroupLimit(inm: InMulti, f: SockFilter, what: string): void {
   if (inm.recordedSources(f) > inm.maxGroupSources)
-    throw kerr('ENOBUFS', `${what}: the group would have more than ${inm.maxGroupSources} sources (net.inet.ip.mcast.maxgrpsrc)`);
+    throw kerr('ENOSPC', `${what}: the group would have more than ${inm.maxGroupSources} sources (net.inet.ip.mcast.maxgrpsrc)`);
 }

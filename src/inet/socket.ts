@@ -153,36 +153,68 @@ class Membership extends SockFilter {
 }
 
 /** A socket's memberships by interface and group (the group's key string is the group table's own). */
+/**
+ * A socket's memberships, by group; a group joined on several interfaces
+ * keeps them in join order (imo_match_group with no interface takes the
+ * first), most sockets holding one membership per group, stored bare.
+ */
 class MembershipTable {
-  private readonly byIf = new Map<Ifnet, Map<string, Membership>>();
+  private readonly byGroup = new Map<string, Membership | Membership[]>();
   size = 0;
 
   get(ifp: Ifnet, group: Uint8Array): Membership | undefined {
-    return this.byIf.get(ifp)?.get(addrKey(group));
+    return this.find(ifp, addrKey(group));
+  }
+
+  /** The membership of the group (by key) on `ifp`, or, with no interface, the first one joined. */
+  find(ifp: Ifnet | undefined, key: string): Membership | undefined {
+    const e = this.byGroup.get(key);
+    if (e === undefined) return undefined;
+    if (!Array.isArray(e)) return ifp === undefined || e.ifp === ifp ? e : undefined;
+    return ifp === undefined ? e[0] : e.find((m) => m.ifp === ifp);
   }
 
   add(m: Membership): void {
-    let t = this.byIf.get(m.ifp);
-    if (!t) this.byIf.set(m.ifp, (t = new Map()));
-    if (!t.has(m.inm.key)) this.size++;
-    t.set(m.inm.key, m);
+    const k = m.inm.key;
+    const e = this.byGroup.get(k);
+    if (e === undefined) this.byGroup.set(k, m);
+    else if (!Array.isArray(e)) {
+      if (e.ifp === m.ifp) {
+        this.byGroup.set(k, m);
+        return;
+      }
+      this.byGroup.set(k, [e, m]);
+    } else {
+      const i = e.findIndex((x) => x.ifp === m.ifp);
+      if (i >= 0) {
+        e[i] = m;
+        return;
+      }
+      e.push(m);
+    }
+    this.size++;
   }
 
   delete(m: Membership): void {
-    const t = this.byIf.get(m.ifp);
-    if (t?.get(m.inm.key) === m) {
-      t.delete(m.inm.key);
-      this.size--;
-      if (t.size === 0) this.byIf.delete(m.ifp);
-    }
+    const k = m.inm.key;
+    const e = this.byGroup.get(k);
+    if (e === m) this.byGroup.delete(k);
+    else if (Array.isArray(e) && e.includes(m)) {
+      const rest = e.filter((x) => x !== m);
+      this.byGroup.set(k, rest.length === 1 ? rest[0] : rest);
+    } else return;
+    this.size--;
   }
 
   *values(): IterableIterator<Membership> {
-    for (const t of this.byIf.values()) yield* t.values();
+    for (const e of this.byGroup.values()) {
+      if (Array.isArray(e)) yield* e;
+      else yield e;
+    }
   }
 
   clear(): void {
-    this.byIf.clear();
+    this.byGroup.clear();
     this.size = 0;
   }
 }
@@ -296,8 +328,10 @@ export class UdpSocket {
     const v4 = this.ops.af === AF_INET;
     if (level !== IPPROTO_IP && level !== IPPROTO_IPV6)
       throw kerr('ENOPROTOOPT', `setsockopt ${what}: level ${level} is not IPPROTO_IP or IPPROTO_IPV6`);
-    if ((level === IPPROTO_IP) !== v4 && !(name in MCAST_NAMES))
-      throw kerr('EINVAL', `setsockopt ${what}: an ${level === IPPROTO_IP ? 'IPv4' : 'IPv6'} option on an ${this.ops.label} socket`);
+    // The protocol-independent MCAST_* options too: FreeBSD hands an IPv4 socket's options to
+    // ip_ctloutput and an IPv6 socket's to ip6_ctloutput, each EINVAL for the other's level.
+    if ((level === IPPROTO_IP) !== v4)
+      throw kerr('EINVAL', `setsockopt ${what}: an ${level === IPPROTO_IP ? 'IPv4' : 'IPv6'}-level option on an ${this.ops.label} socket`);
     if (name in MCAST_NAMES) return this.mcastOpt(name, val as GroupReq & GroupSourceReq, what);
     if (v4) {
       switch (name) {
@@ -422,6 +456,9 @@ export class UdpSocket {
   getsourcefilter(ifindex: number, group: AddrArg): { mode: FilterMode; sources: string[] } {
     const what = 'getsourcefilter';
     const g = this.group(group, what);
+    // inp_get_source_filters answers a bad IPv4 index with EINVAL (in6p_get_source_filters: EADDRNOTAVAIL).
+    if (this.ops.af === AF_INET && (!Number.isInteger(ifindex) || !this.inet.host.ifnets.byindex(ifindex)))
+      throw kerr('EINVAL', `${what}: host ${this.inet.host.name} has no interface with index ${ifindex}`);
     const ifp = this.ifByIndex(ifindex, what);
     const m = this.memberships.get(ifp, g);
     if (!m) throw kerr('EADDRNOTAVAIL', `${what} ${this.ops.format(g)} on ${ifp.if_xname}: this socket has not joined the group there`);
@@ -501,10 +538,7 @@ export class UdpSocket {
    * interface it joined first, as FreeBSD matches a NULL ifp.
    */
   private match(ifp: Ifnet | undefined, group: Uint8Array): Membership | undefined {
-    if (ifp) return this.memberships.get(ifp, group);
-    const k = addrKey(group);
-    for (const m of this.memberships.values()) if (m.inm.key === k) return m;
-    return undefined;
+    return this.memberships.find(ifp, addrKey(group));
   }
 
   /** inp_leave_group (ifp undefined: the membership on any interface) */
@@ -634,12 +668,15 @@ export class UdpSocket {
   }
 }
 
+/**
+ * The group's source limit after a change of this socket's filter: ENOSPC,
+ * as FreeBSD's inm_get_source. (maxsocksrc bounds setsourcefilter only,
+ * checked up front there: FreeBSD's delta calls graft sources without it.)
+ */
 function checkLimit(so: UdpSocket, m: Membership): void {
-  if (m.filter.sources.size > so.inet.limits.maxsocksrc)
-    throw kerr('ENOBUFS', `${so.ops.format(m.group)} on ${m.ifp.if_xname}: more than ${so.inet.limits.maxsocksrc} sources on one socket (net.inet.ip.mcast.maxsocksrc)`);
   const inm = m.inm;
   if (inm.recordedSources() > inm.maxGroupSources)
-    throw kerr('ENOBUFS', `${so.ops.format(m.group)} on ${m.ifp.if_xname}: the group would have more than ${inm.maxGroupSources} sources (net.inet.ip.mcast.maxgrpsrc)`);
+    throw kerr('ENOSPC', `${so.ops.format(m.group)} on ${m.ifp.if_xname}: the group would have more than ${inm.maxGroupSources} sources (net.inet.ip.mcast.maxgrpsrc)`);
 }
 
 function intIn(v: unknown, lo: number, hi: number, what: string): number {

@@ -24,7 +24,7 @@
  * membership" states are EXCLUDE({}) with the group timer running, and its
  * leave processing is TO_IN({}) with Q(G).
  *
- * SSM (RFC 4604 §2.2.1): for groups in the SSM range, EXCLUDE-mode records
+ * SSM (RFC 4604 §3.1, §3.5, §3.7): for groups in the SSM range, EXCLUDE-mode records
  * and v1/v2 reports and leaves are ignored (and counted).
  */
 import type { Callout, Scheduler } from '../kern/clock.js';

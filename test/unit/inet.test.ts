@@ -223,20 +223,56 @@ describe('IPv4 multicast sockets', () => {
     expect(h.inet.v4.findGroup(h.ifunit('em0')!, inParse('232.7.7.7')!)?.mode).toBe(0);
   });
 
-  it('ENOBUFS at the per-socket and per-group source limits', () => {
+  it('source limits as FreeBSD: maxsocksrc bounds setsourcefilter (ENOBUFS), maxgrpsrc the group (ENOSPC), the delta calls only the latter', () => {
     const { hosts } = lan(1);
     const h = hosts[0];
     h.inet.limits.maxsocksrc = 3;
-    h.inet.limits.maxgrpsrc = 4;
+    h.inet.limits.maxgrpsrc = 5;
     const s1 = h.inet.socket();
     const s2 = h.inet.socket();
     const src = (i: number) => `198.51.100.${i}`;
-    for (let i = 1; i <= 3; i++) s1.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(i) });
-    expect(code(() => s1.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(4) }))).toBe('ENOBUFS');
+    // Four sources by the delta API on one socket: past maxsocksrc, which it does not check.
+    for (let i = 1; i <= 4; i++) s1.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(i) });
     s2.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(10) });
-    expect(code(() => s2.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(11) }))).toBe('ENOBUFS');
-    expect(s1.getsourcefilter(2, '232.1.1.1').sources).toEqual([src(1), src(2), src(3)]);
+    expect(code(() => s2.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(11) }))).toBe('ENOSPC');
+    expect(s2.getsourcefilter(2, '232.1.1.1').sources).toEqual([src(10)]);
     expect(code(() => s1.setsourcefilter(2, '232.1.1.1', MCAST_INCLUDE, [src(1), src(2), src(3), src(4)]))).toBe('ENOBUFS');
+    // A new socket's join that would pass the group limit: ENOSPC, nothing joined.
+    const s3 = h.inet.socket();
+    s1.setsourcefilter(2, '232.1.1.1', MCAST_INCLUDE, [src(1), src(2), src(3)]);
+    s3.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(20) });
+    const s4 = h.inet.socket();
+    expect(code(() => s4.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, { imr_multiaddr: '232.1.1.1', imr_sourceaddr: src(21) }))).toBe('ENOSPC');
+    expect(s4.memberships.size).toBe(0);
+  });
+
+  it('getsourcefilter on an IPv4 socket: a bad interface index is EINVAL (inp_get_source_filters); MCAST_* at the other family\'s level is EINVAL', () => {
+    const { hosts } = lan(1);
+    const h = hosts[0];
+    const so = h.inet.socket();
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.1.1.1' });
+    expect(code(() => so.getsourcefilter(0, '239.1.1.1'))).toBe('EINVAL');
+    expect(code(() => so.getsourcefilter(99, '239.1.1.1'))).toBe('EINVAL');
+    expect(code(() => so.setsockopt(IPPROTO_IPV6, MCAST_JOIN_GROUP, { gr_interface: 2, gr_group: '239.5.5.5' }))).toBe('EINVAL');
+    const so6 = h.inet.socket('inet6');
+    expect(code(() => so6.setsockopt(IPPROTO_IP, MCAST_JOIN_GROUP, { gr_interface: 2, gr_group: 'ff15::1' }))).toBe('EINVAL');
+    expect(code(() => so6.getsourcefilter(99, 'ff15::1'))).toBe('EADDRNOTAVAIL');
+  });
+
+  it('a leave with no interface takes the membership of the group joined first (imo_match_group)', () => {
+    const { L, hosts } = lan(1);
+    const h = hosts[0];
+    const em0 = h.ifunit('em0')!;
+    const em1 = L.attach(h, L.segment(), { name: 'em1', mac: '02:00:00:00:01:09' });
+    h.inet.v4.addAddress(em1, '198.51.100.9/24');
+    const so = h.inet.socket();
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.1.1.1', imr_interface: '192.0.2.1' });
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.2.2.2', imr_interface: '198.51.100.9' });
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.2.2.2', imr_interface: '192.0.2.1' });
+    so.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, { imr_multiaddr: '239.2.2.2' });
+    expect(so.memberships.get(em1, inParse('239.2.2.2')!)).toBeUndefined();
+    expect(so.memberships.get(em0, inParse('239.2.2.2')!)).toBeDefined();
+    expect(so.memberships.size).toBe(2);
   });
 
   it('setsourcefilter/getsourcefilter replace the whole filter; MCAST_* options work on IPv4 sockets', () => {

@@ -4,7 +4,8 @@ import { errnoOf } from '../helpers/errno.js';
 import { SysctlTree } from '../../src/stats/sysctl.js';
 import { decodeCounters, isLayoutError } from '../../src/stats/layouts.js';
 import { Icmp6Stat, IpStat, UdpStat } from '../../src/stats/inet_stats.js';
-import { IP_ADD_MEMBERSHIP, IP_BLOCK_SOURCE, IPPROTO_IP } from '../../src/inet/socket.js';
+import { IP_ADD_MEMBERSHIP, IPPROTO_IP } from '../../src/inet/socket.js';
+import { MCAST_EXCLUDE } from '../../src/inet/in_mcast.js';
 
 const code = errnoOf;
 
@@ -132,12 +133,12 @@ describe('sysctl: knobs with FreeBSD ranges', () => {
     expect(tree.get('net.inet6.ip6.mcast.maxsocksrc').value).toBe(2);
     expect(tree.get('net.inet.ip.mcast.maxsocksrc').bytes.byteLength).toBe(8);
     expect(code(() => tree.set('net.inet.ip.mcast.maxgrpsrc', -1))).toBe('EINVAL');
-    // The limit bites: a third source on one socket is refused.
+    // The limit bites where FreeBSD applies it, in setsourcefilter: three sources are refused.
     const so = h.inet.socket();
     so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: '239.9.9.9' });
-    so.setsockopt(IPPROTO_IP, IP_BLOCK_SOURCE, { imr_multiaddr: '239.9.9.9', imr_sourceaddr: '198.51.100.1' });
-    so.setsockopt(IPPROTO_IP, IP_BLOCK_SOURCE, { imr_multiaddr: '239.9.9.9', imr_sourceaddr: '198.51.100.2' });
-    expect(code(() => so.setsockopt(IPPROTO_IP, IP_BLOCK_SOURCE, { imr_multiaddr: '239.9.9.9', imr_sourceaddr: '198.51.100.3' }))).toBe('ENOBUFS');
+    const ifindex = h.ifunit('em0')!.if_index;
+    expect(code(() => so.setsourcefilter(ifindex, '239.9.9.9', MCAST_EXCLUDE, ['198.51.100.1', '198.51.100.2', '198.51.100.3']))).toBe('ENOBUFS');
+    so.setsourcefilter(ifindex, '239.9.9.9', MCAST_EXCLUDE, ['198.51.100.1', '198.51.100.2']);
     expect(tree.describe('net.inet.ip.mcast.maxsocksrc')).toMatchObject({ fmt: 'LU', writable: true });
   });
 
