@@ -65,7 +65,8 @@ export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptio
     // ---- getopt("i:f:vKM:N:")
     let ifindex = 0;
     let af: IfFamily | undefined;
-    if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    // (-h is no option of ifmcstat(8): "illegal option -- h", as there.)
+    if (argv.length === 1 && argv[0] === '--help') {
       out += USAGE + HELP;
       return { stdout: out, stderr: err, code: EX_OK };
     }
@@ -74,6 +75,17 @@ export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptio
     let core: string | undefined;
     let ifname: string | undefined;
     const { items, operands } = getopt(argv, 'i:f:vKM:N:');
+    // ifmcstat(8) resolves -i as it parses it (so `-i bogus -f bogus` fails on the
+    // interface); with -M the name is looked up in the snapshot, once it is open.
+    const live = !items.some((it) => it.opt === 'M');
+    const resolve = (name: string): number => {
+      const index = nametoindex(tree, name);
+      if (index === 0) {
+        err += `${name}: unknown interface\n`;
+        throw new Exit(EX_NOHOST);
+      }
+      return index;
+    };
     for (const it of items) {
       if (it.error) {
         err += getoptMessage('ifmcstat', it);
@@ -88,6 +100,7 @@ export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptio
           break;
         case 'i':
           ifname = it.arg;
+          if (live) ifindex = resolve(it.arg!);
           break;
         case 'f':
           if (it.arg !== 'inet' && it.arg !== 'inet6' && it.arg !== 'link') {
@@ -120,13 +133,7 @@ export function ifmcstat(tree: SysctlReader, argv: string[], opts: IfmcstatOptio
         throw new Exit(EX_OSERR);
       }
     }
-    if (ifname !== undefined) {
-      ifindex = nametoindex(tree, ifname);
-      if (ifindex === 0) {
-        err += `${ifname}: unknown interface\n`;
-        throw new Exit(EX_NOHOST);
-      }
-    }
+    if (ifname !== undefined && !live) ifindex = resolve(ifname);
     if (kflag) {
       out += kvmDump(tree, ifindex, af, vflag);
       return { stdout: out, stderr: err, code: EX_OK };

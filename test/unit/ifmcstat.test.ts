@@ -204,6 +204,16 @@ describe('ifmcstat: filters and options', () => {
   it('an unknown interface exits EX_NOHOST', () => {
     const { tree } = sample();
     expect(ifmcstat(tree, ['-i', 'em9'])).toEqual({ stdout: '', stderr: 'em9: unknown interface\n', code: 68 });
+    // Resolved as it is parsed, as ifmcstat(8) does: before a later bad family is seen.
+    expect(ifmcstat(tree, ['-i', 'em9', '-f', 'inet7'])).toEqual({ stdout: '', stderr: 'em9: unknown interface\n', code: 68 });
+  });
+
+  it('-h is no option (illegal option -- h, usage, 64); --help prints the help', () => {
+    const { tree } = sample();
+    const r = ifmcstat(tree, ['-h']);
+    expect(r.code).toBe(64);
+    expect(r.stderr.startsWith('ifmcstat: illegal option -- h\n')).toBe(true);
+    expect(ifmcstat(tree, ['--help']).code).toBe(0);
   });
 
   it('a bad family exits EX_USAGE', () => {
