@@ -108,8 +108,14 @@ export class HostGroup {
   state = NOT_MEMBER;
   /** v1/v2 report timer, or the v3 pending response to a group(-and-source) query. */
   timer: Callout | undefined;
-  /** v1/v2: we sent the last report heard for the group (so we send the leave). */
-  lastReporter = false;
+  /**
+   * v1/v2: another host's report was the last one heard for the group, so
+   * the leave is theirs to send (RFC 2236 §3's flag, inverted). False by
+   * default: a group reported in v3 before the switch to v2 mode was
+   * reported by us, and its leave goes out (FreeBSD's igmp_final_leave
+   * sends one from REPORTING and IDLE).
+   */
+  otherReported = false;
   /** v3: sources recorded from group-and-source queries; null for a group query. */
   querySources: Map<string, Uint8Array> | null = null;
   /** v3: reports with a filter-mode-change record still to send. */
@@ -250,14 +256,14 @@ export class MgmdHostIf {
       // RFC 2236 §3 / RFC 2710 §4: report at once, then repeat after a short random delay.
       this.sendReport(g);
       g.state = IDLE_MEMBER;
-      g.lastReporter = true;
+      g.otherReported = false;
       g.unsolicitedLeft = this.config.rv - 1;
       this.armUnsolicited(g);
     } else if (was && !is) {
       g.timer?.stop();
       g.timer = undefined;
       // Only the last reporter sends the leave; IGMPv1 has none (RFC 2236 §3).
-      if (this.generation === 2 && g.lastReporter) this.b.send({ kind: 'leave', group: inm.group });
+      if (this.generation === 2 && !g.otherReported) this.b.send({ kind: 'leave', group: inm.group });
       g.state = NOT_MEMBER;
       this.b.release(inm);
     }
@@ -280,7 +286,7 @@ export class MgmdHostIf {
 
   private sendReport(g: HostGroup): void {
     this.b.send({ kind: 'report', generation: this.generation === 1 ? 1 : 2, group: g.inm.group });
-    g.lastReporter = true;
+    g.otherReported = false;
   }
 
   /**
@@ -465,7 +471,7 @@ export class MgmdHostIf {
       g.timer = undefined;
     }
     g.unsolicitedLeft = 0;
-    g.lastReporter = false;
+    g.otherReported = true;
     g.state = this.generation === 1 ? LAZY_MEMBER : SLEEPING_MEMBER;
   }
 

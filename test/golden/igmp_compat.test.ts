@@ -161,6 +161,22 @@ describe('IGMP: default_version and forceVersion cap the version', () => {
     within(rows, t0, t0 + 1000);
   });
 
+  it('groups joined in v3, then default_version 2: leaving sends a v2 leave (we reported them; FreeBSD igmp_final_leave), unless another host reported since', () => {
+    const { L, wire, h } = mgmdLab(79);
+    const so = h.inet.socket();
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: G });
+    so.setsockopt(IPPROTO_IP, IP_ADD_MEMBERSHIP, { imr_multiaddr: G2 });
+    L.run(30_000);
+    h.igmp.setDefaultVersion(2);
+    wire.sendIgmp({ kind: 'v2report', group: inParse(G2)! }, { src: '192.0.2.77' });
+    L.run(0);
+    wire.clear();
+    so.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, { imr_multiaddr: G });
+    so.setsockopt(IPPROTO_IP, IP_DROP_MEMBERSHIP, { imr_multiaddr: G2 });
+    L.run(30_000);
+    expect(wire.msgs('h1.em0', 4)).toEqual([`IGMPv2 leave ${G}`]);
+  });
+
   it('forceVersion 1 gives v1; forceVersion 0 returns to default_version; an older querier still lowers a capped interface', () => {
     const { L, wire, h, em0 } = mgmdLab(78);
     h.igmp.forceVersion(em0, 1);
