@@ -365,7 +365,7 @@ class Connection {
       return;
     }
     const tool = opts.tools.get(cmd);
-    if (!tool) return this.error(id, 'EINVAL', `no command named ${JSON.stringify(cmd)} on host ${opts.host.name}; {"cmd":"help"} lists them`);
+    if (!tool) return this.error(id, 'EINVAL', `no command named ${JSON.stringify(cmd)} (taplab -j ${opts.host.name} help lists them)`);
     const ac = new AbortController();
     this.active.set(key, ac);
     const env = hostEnv(opts.host, opts.tree, {

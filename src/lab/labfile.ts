@@ -413,7 +413,9 @@ export function loadLabFile(path: string, displayName = path): LoadedLab {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new KernError('ENOENT', `cannot read the lab file ${displayName}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new KernError(code === 'EACCES' ? 'EACCES' : 'ENOENT', `cannot read the lab file ${displayName}: ${why}`);
   }
   return parseLab(text, displayName);
 }
@@ -432,7 +434,8 @@ function isDirectory(path: string): boolean {
  * `me`; the result is the lab, or 65 (EX_DATAERR) when it is not valid and
  * nothing may start.
  */
-export function loadLabForCommand(file: string, me: string, err: (s: string) => void): Lab | 65 {
+/** The lab, or the exit status after the problems were printed: 65 an invalid lab file, 66 an unreadable one. */
+export function loadLabForCommand(file: string, me: string, err: (s: string) => void): Lab | 65 | 66 {
   try {
     const loaded = loadLabFile(file);
     for (const w of loaded.warnings) err(`warning: ${formatDiagnostic(w)}\n`);
@@ -445,7 +448,7 @@ export function loadLabForCommand(file: string, me: string, err: (s: string) => 
     }
     if (e instanceof KernError) {
       err(`${me}: ${e.message}\n`);
-      return 65;
+      return 66; // EX_NOINPUT
     }
     throw e;
   }

@@ -5,7 +5,8 @@
  * exit status. SIGINT/SIGTERM stop the lab and tear it down.
  *
  * Exit status: 0 every check held; 1 a check or a step failed; 64 usage
- * (--virtual-time refused); 65 the lab file is invalid (EX_DATAERR); 71 the
+ * (--virtual-time refused); 65 the lab file is invalid (EX_DATAERR); 66 it
+ * cannot be read (EX_NOINPUT); 71 the
  * topology could not be built (EX_OSERR); 77 no CAP_NET_ADMIN for a kernel
  * lab (EX_NOPERM); 130 interrupted.
  */
@@ -36,7 +37,7 @@ export async function runLabCommand(file: string, o: RunCommandOptions = {}): Pr
   const out = o.out ?? ((s: string) => void process.stdout.write(s));
   const err = o.err ?? ((s: string) => void process.stderr.write(s));
   const lab = loadLabForCommand(file, 'taplab run', err);
-  if (lab === EX_DATAERR) return EX_DATAERR;
+  if (typeof lab === 'number') return lab;
   if (o.virtualTime) {
     const why = virtualTimeRefusal(lab);
     if (why) {
@@ -64,6 +65,7 @@ export async function runLabCommand(file: string, o: RunCommandOptions = {}): Pr
     if (lab.description) out(`${lab.description.trim().replace(/^/gm, '  ')}\n`);
   }
   let result: LabResult;
+  let ended = false;
   try {
     result = await runLab(
       lab,
@@ -74,9 +76,12 @@ export async function runLabCommand(file: string, o: RunCommandOptions = {}): Pr
         signal: ac.signal,
         onStep: progress ? (i, n, s) => err(`taplab run: step ${i + 1}/${n} at ${formatTime(s.atMs)} (${s.where})\n`) : undefined,
       },
-      showTimeline ? (l: TimelineLine) => out(`${l.text}\n`) : undefined,
+      // Lines that arrive after the lab ended (a kernel capture still draining) would come
+      // after the result: they are in result.timeline (--json), not printed.
+      showTimeline ? (l: TimelineLine) => void (ended || out(`${l.text}\n`)) : undefined,
     );
   } finally {
+    ended = true;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);

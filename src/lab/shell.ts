@@ -617,7 +617,7 @@ export async function runShellCommand(file: string, o: ShellCommandOptions = {})
   const err = o.err ?? ((s: string) => void process.stderr.write(s));
   const me = o.runFirst ? 'taplab run --shell' : 'taplab shell';
   const lab = loadLabForCommand(file, me, err);
-  if (lab === 65) return 65;
+  if (typeof lab === 'number') return lab;
   if (o.virtualTime) {
     const why = virtualTimeRefusal(lab);
     if (why) {

@@ -175,7 +175,7 @@ describe('control socket protocol', () => {
         ['{"id":6,"cmd":""}', 6, /lacks "cmd"/],
         ['{"id":7,"cmd":"ifmcstat","argv":"-v"}', 7, /"argv" of ifmcstat must be an array of strings/],
         ['{"id":8,"cmd":"ifmcstat","argv":[1]}', 8, /must be an array of strings/],
-        ['{"id":9,"cmd":"rm","argv":["-rf","/"]}', 9, /no command named "rm" on host p4/],
+        ['{"id":9,"cmd":"rm","argv":["-rf","/"]}', 9, /no command named "rm" \(taplab -j p4 help lists them\)/],
         ['{"id":10,"cmd":"help","extra":1}', 10, /unknown field "extra"/],
         ['{"id":11,"cancel":true}', 11, /no request with id 11 is running/],
         ['{"id":12,"cancel":1}', 12, /"cancel" must be true/],
@@ -334,7 +334,7 @@ describe('taplab -j client', () => {
       expect(dup.code).toBe(71);
       expect(dup.err).toMatch(/^join: EADDRNOTAVAIL: .*the source is already included\n$/);
       const unknown = await runCli(['j1', 'frobnicate']);
-      expect(unknown).toEqual({ code: 64, out: '', err: 'taplab: host j1: no command named "frobnicate" on host j1; {"cmd":"help"} lists them (EINVAL)\n' });
+      expect(unknown).toEqual({ code: 64, out: '', err: 'taplab: host j1: no command named "frobnicate" (taplab -j j1 help lists them) (EINVAL)\n' });
       // A relative snapshot file is made absolute in the client's directory, not the host's.
       const cwd = process.cwd();
       process.chdir(dir);

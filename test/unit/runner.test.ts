@@ -181,6 +181,13 @@ expect:
     });
   });
 
+  it('a lab file that does not exist exits 66 (EX_NOINPUT) with one plain sentence', async () => {
+    const r = await run('labs/no-such-lab.yaml', { virtualTime: true });
+    expect(r.code).toBe(66);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('taplab run: ENOENT: cannot read the lab file labs/no-such-lab.yaml: no such file or directory\n');
+  });
+
   it('--virtual-time is refused, before anything starts, for a lab with a bridge or a kernel host', async () => {
     const r = await run('labs/02-kernel-bridge.yaml', { virtualTime: true });
     expect(r.code).toBe(64);
