@@ -11,7 +11,7 @@ export const SHELL_COMMANDS: readonly (readonly [string, string, string])[] = [
   ['steps', '', 'list the steps of the lab\'s timeline (> marks the next)'],
   ['step', '[N]', 'run the next step (or the next N): wait until it is due, then run it'],
   ['run', '', 'run the remaining steps, wait until the lab\'s end and check its expectations'],
-  ['expect', '', 'check the lab\'s expectations (its top-level expect list) now'],
+  ['expect', '', 'check the lab\'s expectations (its top-level expect list) now; a packets check whose window has not opened is not due yet'],
   ['wait', 'DURATION', 'let the lab\'s clock run (2s, 500ms, 1m30s); in virtual time this is how time passes'],
   ['time', '', 'the lab\'s clock, the next step and the lab\'s end'],
   ['timeline', 'on|off', 'show the membership messages and step lines as they happen (default on)'],

@@ -178,9 +178,10 @@ describe('lab shell: the lab\'s timeline', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^> 1 {4}1\.000s {2}h1: join 232\.1\.1\.1 --include 198\.51\.100\.7$/m);
     expect(out).toMatch(/^ {2}2 {4}2\.000s {2}expect: r1 learned the source$/m);
-    // expect before any step: the ALLOW is not there yet.
-    expect(out).toMatch(/0\.000s {2}✗ the join went out as ALLOW: 0 matching messages/);
-    expect(out).toContain('FAIL: 0 of 1 expectation held at 0.000s');
+    // expect before any step: the check's window [1 s, 2 s] has not opened, so it is not judged.
+    expect(out).toContain('  · the join went out as ALLOW: not due yet (its window opens at 1.000s)');
+    expect(out).toContain('SO FAR: 0 of 1 expectation held at 0.000s, 1 not due yet');
+    expect(out).not.toMatch(/✗ the join went out as ALLOW/);
     // step: waits until 1 s, then runs the join (the timeline shows it and the report).
     expect(out).toMatch(/ {3}1\.000s {2}h1: join 232\.1\.1\.1 --include 198\.51\.100\.7\n/);
     expect(out).toMatch(/1\.00\ds {2}h1 → 224\.0\.0\.22 {2}IGMPv3 report: ALLOW\(232\.1\.1\.1 \{198\.51\.100\.7\}\)/);
