@@ -738,7 +738,13 @@ class Checker {
       const where = this.loc.where(p);
       const note = s.note as string | undefined;
       if (actions.length > 1) {
-        this.err([...p, actions[1]], `a step does one thing; this one has ${actions.join(' and ')} (split it into steps)`, true);
+        // A misspelt key (atx:, pasue:) reads as a second action: name it as unknown instead.
+        const known = (k: string) => STEP_ACTIONS.includes(k) || this.hosts.has(k);
+        const odd = actions.find((k) => !known(k));
+        if (odd !== undefined) {
+          const near = nearest(odd, ['at', 'after', 'note', ...STEP_ACTIONS, ...this.hosts.keys()]);
+          this.err([...p, odd], `unknown key "${odd}"${near ? ` (did you mean ${near}?)` : ''}; a step has at or after, an optional note, and one action: HOST: COMMAND, pause, link, version, bridge or expect`, true);
+        } else this.err([...p, actions[1]], `a step does one thing; this one has ${actions.join(' and ')} (split it into steps)`, true);
         return;
       }
       let action: StepAction | undefined;
@@ -1004,4 +1010,31 @@ const KERNEL_USAGE: Record<string, string> = {
 function checkKernelSocketCommand(argv: string[], host: HostSpec): string | undefined {
   const r = parseKernelSocketCommand(argv, host);
   return typeof r === 'string' ? r : undefined;
+}
+
+/** A step's action keys besides host names. */
+const STEP_ACTIONS: readonly string[] = ['pause', 'link', 'version', 'bridge', 'expect'];
+
+/** The candidate within edit distance 2 of `word` (the closest), for "did you mean". */
+function nearest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }

@@ -139,6 +139,13 @@ describe('lab file semantic errors', () => {
       ],
     ],
     [
+      'a misspelt key in a step is named as unknown, with the likely key',
+      lab(`${HOST}steps:\n  - atx: 2s\n    h1: join 239.1.1.1\n`),
+      [
+        'labs/x.yaml:11:5: steps[0].atx: unknown key "atx" (did you mean at?); a step has at or after, an optional note, and one action: HOST: COMMAND, pause, link, version, bridge or expect',
+      ],
+    ],
+    [
       'checks: a key of another kind, two kinds at once, references to nothing',
       lab(`${HOST}expect:\n  - h1: ifmcstat\n    has: {group: 239.1.1.1}\n  - sysctl: h1 net.inet.igmp.default_version\n    mdb: lan\n  - packets: h1.em7\n  - mdb: lan\n    has: {group: 239.1.1.1}\n`),
       [
