@@ -59,3 +59,18 @@ export function getopt(argv: readonly string[], optstring: string): GetoptResult
 export function getoptMessage(prog: string, item: { error: 'illegal' | 'missing'; opt: string }): string {
   return `${prog}: ${item.error === 'illegal' ? 'illegal option' : 'option requires an argument'} -- ${item.opt}\n`;
 }
+
+/**
+ * One plain sentence for an error of node:util's parseArgs (the long-option
+ * tools: join, send, querier...), instead of its advice about `--`.
+ */
+export function parseArgsMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const quoted = /'(--?[^' ]+)/.exec(err.message ?? '')?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) return `unknown option ${quoted}`;
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted) {
+    if (/ambiguous/.test(err.message ?? '')) return `${quoted} needs a value (a value that starts with a dash goes as ${quoted}=-1)`;
+    return `${quoted}: ${(err.message ?? '').replace(/^Option '[^']*' /, '').split('\n')[0]}`;
+  }
+  return (err.message ?? String(e)).split('\n')[0];
+}

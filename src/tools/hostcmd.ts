@@ -23,6 +23,7 @@
  * (unknown option, bad address, unknown interface) exits 64 (EX_USAGE).
  */
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from './getopt.js';
 import type { Host } from '../host.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { IFF_LOOPBACK } from '../driver/if_var.js';
@@ -246,7 +247,7 @@ function makeTool(spec: CmdSpec): Tool {
       try {
         parsed = parseArgs({ args: argv, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as typeof parsed;
       } catch (e) {
-        env.err(`${spec.name}: ${(e as Error).message}\n${usage}`);
+        env.err(`${spec.name}: ${parseArgsMessage(e)}\n${usage}`);
         return EX_USAGE;
       }
       if (parsed.values.help) {

@@ -28,6 +28,7 @@
  * present 250 s`. --json prints {"querier": [{interface, protocol, ...}]}.
  */
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from './getopt.js';
 import type { Ifnet } from '../driver/ifnet.js';
 import { IFF_LOOPBACK } from '../driver/if_var.js';
 import { KernError } from '../kern/errno.js';
@@ -245,7 +246,7 @@ export const querierTool: Tool = {
         return EX_OSERR;
       }
       if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-        env.err(`querier: ${e.message}\n${USAGE}`);
+        env.err(`querier: ${parseArgsMessage(e)}\n${USAGE}`);
         return EX_USAGE;
       }
       throw e;

@@ -1,5 +1,6 @@
+import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { getopt, getoptMessage } from '../../src/tools/getopt.js';
+import { getopt, getoptMessage, parseArgsMessage } from '../../src/tools/getopt.js';
 
 describe('getopt(3)', () => {
   it('clusters, attached and separate arguments, -- and the first operand end the options', () => {
@@ -27,5 +28,20 @@ describe('getopt(3)', () => {
     const missing = getopt(['-v', '-i'], 'i:v');
     expect(missing.items.at(-1)).toEqual({ error: 'missing', opt: 'i' });
     expect(getoptMessage('netstat', missing.items.at(-1) as never)).toBe('netstat: option requires an argument -- i\n');
+  });
+});
+
+describe('parseArgsMessage', () => {
+  const fail = (args: string[]): unknown => {
+    try {
+      parseArgs({ args, options: { include: { type: 'string' }, count: { type: 'string' } }, allowPositionals: true, strict: true });
+    } catch (e) {
+      return e;
+    }
+    throw new Error('parseArgs accepted it');
+  };
+  it('says in one sentence what node:util parseArgs explains at length', () => {
+    expect(parseArgsMessage(fail(['--incluude', 'x']))).toBe('unknown option --incluude');
+    expect(parseArgsMessage(fail(['--count', '-1']))).toBe('--count needs a value (a value that starts with a dash goes as --count=-1)');
   });
 });

@@ -81,7 +81,7 @@ describe('querier tool', () => {
     await bad(['enable', '--qi', 'ten'], 64, /--qi ten: not a non-negative integer/);
     await bad(['enable', '--qi', '5', '--qri', '10'], 71, /^querier enable: em0: IGMP querier: the query response interval \(10 s\) must be less than the query interval \(5 s\)\n$/);
     await bad(['query', '10.0.0.1'], 64, /10\.0\.0\.1: not a multicast group/);
-    await bad(['--bogus'], 64, /^querier: Unknown option '--bogus'/);
+    await bad(['--bogus'], 64, /^querier: unknown option --bogus\n/);
     await bad(['set', '-f', 'inet'], 71, /no IGMP querier enabled on em0 \(use enable\)/);
     // A querier with a lower address appears: h1 is not querier any more.
     await run(['enable', '-f', 'inet']);
