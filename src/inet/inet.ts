@@ -91,7 +91,33 @@ export class Inet {
 
   /** @internal */
   groupChanged(af: typeof AF_INET | typeof AF_INET6, inm: InMulti<Ifnet>): void {
+    if (this.deferredChanges) {
+      if (!this.deferredChanges.some((d) => d.inm === inm)) this.deferredChanges.push({ af, inm });
+      return;
+    }
     for (const fn of [...this.groupListeners]) fn(af, inm);
+  }
+
+  private deferredChanges: { af: typeof AF_INET | typeof AF_INET6; inm: InMulti<Ifnet> }[] | undefined;
+
+  /**
+   * Run `fn` (socket calls that join, add or block sources) as one change
+   * of interface state: IGMP/MLD hear of each group once, at the end, and
+   * report the difference in one state-change report, as a program using
+   * the full-state API would cause (and as FreeBSD's reports, sent on the
+   * next fast timeout, merge calls made in between). Used by the join
+   * command for its source lists; nests.
+   */
+  atomically<T>(fn: () => T): T {
+    if (this.deferredChanges) return fn();
+    this.deferredChanges = [];
+    try {
+      return fn();
+    } finally {
+      const list = this.deferredChanges;
+      this.deferredChanges = undefined;
+      for (const d of list) this.groupChanged(d.af, d.inm);
+    }
   }
 
   private ifEvent(ifp: Ifnet, ev: IfnetEvent): void {

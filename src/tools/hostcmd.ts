@@ -305,29 +305,35 @@ export const joinTool = makeTool({
     const ifp = interfaceOf(host, v.interface as string | undefined);
     const so = memberships(host).socket(ifp, g.family, socketName(v.socket));
     const lv = level(g.family);
+    // The socket calls of one command are one change of interface state: one report
+    // (ALLOW {S1, S2}, TO_EX {S1, S2}), not one per call.
     if (v.include) {
       // Source by source; a failure takes back what this command added.
-      const added: Addr[] = [];
-      try {
-        for (const s of inc) {
-          so.setsockopt(lv, MCAST_JOIN_SOURCE_GROUP, gsr(ifp, g, s));
-          added.push(s);
+      host.inet.atomically(() => {
+        const added: Addr[] = [];
+        try {
+          for (const s of inc) {
+            so.setsockopt(lv, MCAST_JOIN_SOURCE_GROUP, gsr(ifp, g, s));
+            added.push(s);
+          }
+        } catch (e) {
+          for (const s of added.reverse()) so.setsockopt(lv, MCAST_LEAVE_SOURCE_GROUP, gsr(ifp, g, s));
+          throw e;
         }
-      } catch (e) {
-        for (const s of added.reverse()) so.setsockopt(lv, MCAST_LEAVE_SOURCE_GROUP, gsr(ifp, g, s));
-        throw e;
-      }
+      });
       const now = so.getsourcefilter(ifp.if_index, g.addr);
       env.out(`joined ${g.text} on ${ifp.if_xname}: include {${now.sources.join(', ')}}\n`);
       return EX_OK;
     }
-    so.setsockopt(lv, MCAST_JOIN_GROUP, gr(ifp, g));
-    try {
-      for (const s of exc) so.setsockopt(lv, MCAST_BLOCK_SOURCE, gsr(ifp, g, s));
-    } catch (e) {
-      so.setsockopt(lv, MCAST_LEAVE_GROUP, gr(ifp, g));
-      throw e;
-    }
+    host.inet.atomically(() => {
+      so.setsockopt(lv, MCAST_JOIN_GROUP, gr(ifp, g));
+      try {
+        for (const s of exc) so.setsockopt(lv, MCAST_BLOCK_SOURCE, gsr(ifp, g, s));
+      } catch (e) {
+        so.setsockopt(lv, MCAST_LEAVE_GROUP, gr(ifp, g));
+        throw e;
+      }
+    });
     env.out(`joined ${describe(g, ifp, 'exclude', exc)}\n`);
     return EX_OK;
   },

@@ -60,6 +60,18 @@ function lab(opts: { second?: boolean } = {}) {
 const MODE = { include: 1, exclude: 2 };
 
 describe('host commands: join, leave, block, unblock', () => {
+  it('a join with a source list is one change of interface state: one report, ALLOW {S1,S2} or TO_EX {S1,S2}', async () => {
+    const { h1, run } = lab();
+    const sent: string[] = [];
+    h1.igmp.observe((e) => {
+      if (e.dir === 'out' && e.msg.kind === 'v3report') for (const r of e.msg.records) sent.push(`${recordTypeName(r.type)} ${inToString(r.group)} {${r.sources.map((s) => inToString(s)).join(',')}}`);
+    });
+    await run('join 232.1.1.1 --include 198.51.100.7,198.51.100.8');
+    await run('join 239.2.2.2 --exclude 198.51.100.9,198.51.100.10');
+    // Each report is repeated RV-1 times; the first of each is the whole change.
+    expect([...new Set(sent)]).toEqual(['ALLOW 232.1.1.1 {198.51.100.7,198.51.100.8}', 'TO_EX 239.2.2.2 {198.51.100.9,198.51.100.10}']);
+  });
+
   it('an any-source join is EXCLUDE {} in ifmcstat and the filters sysctl, and IGMPv3 reports TO_EX', async () => {
     const { h1, run, filter4 } = lab();
     const sent: string[] = [];
