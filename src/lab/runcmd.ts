@@ -86,13 +86,15 @@ export async function runLabCommand(file: string, o: RunCommandOptions = {}): Pr
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
   }
+  // The lab could not be built: its one error line says it all (no empty summary before it).
+  const notBuilt = !!result.error && !result.interrupted && result.checks.length === 0 && result.timeline.length === 0;
   if (o.json) {
     out(`${JSON.stringify(jsonResult(result), null, 2)}\n`);
-  } else {
+  } else if (!notBuilt) {
     out(summary(result, !!o.quiet));
   }
   if (result.interrupted) return EX_INTERRUPTED;
-  if (result.error && result.checks.length === 0 && result.timeline.length === 0) {
+  if (notBuilt && result.error) {
     err(`taplab run: ${result.error}\n`);
     return result.error.startsWith('EPERM') || result.error.startsWith('EACCES') ? EX_NOPERM : EX_OSERR;
   }

@@ -563,7 +563,10 @@ export class LabSession {
       if (i.igmpVersion !== undefined) await ns.exec('sysctl', ['-qw', `net.ipv4.conf.${i.name}.force_igmp_version=${i.igmpVersion}`]);
       if (i.mldVersion !== undefined) await ns.exec('sysctl', ['-qw', `net.ipv6.conf.${i.name}.force_mld_version=${i.mldVersion}`]);
     }
-    for (const [k, v] of spec.sysctl) await ns.exec('sysctl', ['-qw', `${k}=${v}`]);
+    for (const [k, v] of spec.sysctl) {
+      const r = await ns.exec('sysctl', ['-qw', `${k}=${v}`], { allowFail: true });
+      if (r.code !== 0) throw kerr('EINVAL', `${spec.where}: kernel host ${spec.name}: sysctl ${k}=${v} failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
+    }
     for (const i of spec.interfaces) {
       for (const a of i.inet) await ns.ip('addr', 'add', a, 'dev', i.name);
       for (const a of i.inet6) await ns.ip('-6', 'addr', 'add', a, 'dev', i.name, 'nodad');

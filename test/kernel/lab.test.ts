@@ -9,7 +9,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { canUseNetns } from '../helpers/netns.js';
 import { tapAddonAvailable } from '../../src/driver/native.js';
 
@@ -204,5 +206,23 @@ describe.skipIf(!!skipReason)('taplab run with kernel hosts and a Linux bridge (
     expect(code, r.out()).toBe(130);
     expect(r.out()).toMatch(/interrupted at \d+\.\d{3}s/);
     await expectNoLeaks(r, before);
+  }, 60_000);
+
+  it('a kernel host sysctl the kernel refuses ends the lab with one error naming the file, host and sysctl; nothing is left', async () => {
+    const before = { links: links(), names: netnsNames() };
+    const dir = mkdtempSync(join(tmpdir(), 'taplab-badsysctl-'));
+    try {
+      const file = join(dir, 'lab.yaml');
+      writeFileSync(file, readFileSync(LAB, 'utf8').replace('net.ipv4.conf.all.force_igmp_version: 0', 'net.ipv4.conf.all.force_igmp_verison: 0'));
+      const r = startRunner([file]);
+      const code = await r.done;
+      expect(code, r.out()).toBe(71);
+      const lines = r.out().split('\n').filter((l) => l.includes('force_igmp_verison'));
+      expect(lines, r.out()).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: kernel host k1: sysctl net\\.ipv4\\.conf\\.all\\.force_igmp_verison=0 failed: `));
+      await expectNoLeaks(r, before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
