@@ -715,6 +715,10 @@ class Checker {
     }
     if (h.kind === 'taplab' && !TAPLAB_COMMANDS.includes(argv[0]))
       this.err(path, `"${argv[0]}" is not a taplab command; expected one of: ${TAPLAB_COMMANDS.join(', ')}`);
+    if (h.kind === 'taplab' && TAPLAB_GROUP_COMMANDS.has(argv[0])) {
+      const problem = checkTaplabGroupArg(argv);
+      if (problem) this.err(path, problem);
+    }
     if (h.kind === 'kernel' && KERNEL_WORDS.has(argv[0])) {
       const problem = checkKernelSocketCommand(argv, h);
       if (problem) this.err(path, problem);
@@ -1010,6 +1014,37 @@ const KERNEL_USAGE: Record<string, string> = {
 function checkKernelSocketCommand(argv: string[], host: HostSpec): string | undefined {
   const r = parseKernelSocketCommand(argv, host);
   return typeof r === 'string' ? r : undefined;
+}
+
+/** taplab host commands whose first operand is a group (checked when the lab is loaded, as a kernel host's are). */
+const TAPLAB_GROUP_COMMANDS = new Set(['join', 'leave', 'block', 'unblock', 'send']);
+/** Their options that take a value (the next word is not the group). */
+const TAPLAB_VALUE_OPTIONS = new Set(['-i', '--interface', '--include', '--exclude', '-s', '--socket', '--source', '--port', '--ttl', '--count', '--interval', '--data']);
+
+function checkTaplabGroupArg(argv: string[]): string | undefined {
+  const [verb, ...rest] = argv;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--') {
+      if (i + 1 < rest.length) return groupProblem(verb, rest[i + 1]);
+      break;
+    }
+    if (a.startsWith('-')) {
+      if (TAPLAB_VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    return groupProblem(verb, a);
+  }
+  return `${verb} needs a group address`;
+}
+
+function groupProblem(verb: string, text: string): string | undefined {
+  let g = text;
+  if (verb === 'send') {
+    const m = /^(.*):(\d+)$/.exec(g);
+    if (m && (inParse(m[1]) || in6Parse(m[1].replace(/^\[|\]$/g, '')))) g = m[1].replace(/^\[|\]$/g, '');
+  }
+  return isGroup(g) ? undefined : `${verb}: ${text} is not a multicast group address`;
 }
 
 /** A step's action keys besides host names. */

@@ -139,6 +139,14 @@ describe('lab file semantic errors', () => {
       ],
     ],
     [
+      'a taplab host command whose group is no multicast address is refused when the lab loads',
+      lab(`${HOST}steps:\n  - at: 1s\n    h1: join 10.1.1.1 -i em0\n  - at: 2s\n    h1: send -i em0 --count 2 192.0.2.9:5000\n  - at: 3s\n    h1: send 239.1.1.1:5000 --count 2\n`),
+      [
+        'labs/x.yaml:12:9: steps[0].h1: join: 10.1.1.1 is not a multicast group address',
+        'labs/x.yaml:14:9: steps[1].h1: send: 192.0.2.9:5000 is not a multicast group address',
+      ],
+    ],
+    [
       'a misspelt key in a step is named as unknown, with the likely key',
       lab(`${HOST}steps:\n  - atx: 2s\n    h1: join 239.1.1.1\n`),
       [
