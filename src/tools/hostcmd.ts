@@ -154,7 +154,7 @@ function interfaceOf(host: Host, name: string | undefined): Ifnet {
     const ifp = host.ifunit(name);
     if (!ifp) {
       const names = host.interfaces().map((i) => i.if_xname).join(', ');
-      throw new Usage(`host ${host.name} has no interface named ${JSON.stringify(name)} (it has ${names}) (ENXIO)`);
+      throw kerr('ENXIO', `host ${host.name} has no interface named ${JSON.stringify(name)} (it has ${names})`);
     }
     return ifp;
   }
