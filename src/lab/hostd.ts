@@ -67,8 +67,8 @@ function inRange(v: number | undefined, what: string, lo: number, hi: number): v
   if (v !== undefined && !(Number.isInteger(v) && v >= lo && v <= hi)) throw kerr('EINVAL', `${what} ${v} is not an integer from ${lo} to ${hi}`);
 }
 
-/** Check the options that need nothing opened, so a mistake costs nothing. */
-function checkOptions(o: HostdOptions): void {
+/** Check the options that need nothing opened, so a mistake costs nothing (EINVAL, a usage error). */
+export function checkOptions(o: HostdOptions): void {
   if (!o.device) {
     if (o.attach === undefined && o.create === undefined) throw kerr('EINVAL', 'taplab host needs --attach TAP (an existing TAP) or --create [TAP] (a new one)');
     if (o.attach !== undefined && o.create !== undefined) throw kerr('EINVAL', 'taplab host takes --attach or --create, not both');

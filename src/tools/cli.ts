@@ -149,6 +149,7 @@ Exit codes: 64 usage, 69 no such host / host not running, 71 errno error, 77 no 
   let code = 0;
   program
     .command('demo')
+    .allowExcessArguments(false)
     .description(
       'Run a host on a TAP in a private network namespace and show the kernel\'s multicast being filtered before and after a join (needs CAP_NET_ADMIN)',
     )
@@ -182,25 +183,35 @@ Exit codes: 64 usage, 69 no such host / host not running, 71 errno error, 77 no 
     .option('--robustness <n>', 'the IGMP/MLD Robustness Variable of the interface (1..7; a querier\'s QRV overrides it)', intArg('--robustness'))
     .option('--pcap <file>', 'write every frame in and out to this pcapng file')
     .action(async (name: string, o: Record<string, unknown>) => {
+      const { runHostd, checkOptions } = await import('../lab/hostd.js');
+      const opts = {
+        name,
+        attach: o.attach as string | undefined,
+        create: o.create as string | true | undefined,
+        netns: o.netns as string | undefined,
+        ifname: o.name as string,
+        mac: o.mac as string | undefined,
+        inet: o.inet as string[] | undefined,
+        inet6: o.inet6 as string[] | undefined,
+        igmpVersion: o.igmpVersion as number | undefined,
+        mldVersion: o.mldVersion as number | undefined,
+        robustness: o.robustness as number | undefined,
+        pcap: o.pcap as string | undefined,
+      };
+      try {
+        // A wrong option is a usage error (64), found before anything is opened.
+        checkOptions(opts);
+      } catch (e) {
+        if (!(e instanceof KernError)) throw e;
+        process.stderr.write(`taplab host ${name}: ${e.message}\n`);
+        code = 64;
+        return;
+      }
       const { rootless } = await import('../lab/rootless.js');
       const rc = await rootless(`taplab host ${name}`, { what: 'a host opens a TAP', namespaces: false, taps: true });
       if (rc !== undefined) return void (code = rc);
-      const { runHostd } = await import('../lab/hostd.js');
       try {
-        code = await runHostd({
-          name,
-          attach: o.attach as string | undefined,
-          create: o.create as string | true | undefined,
-          netns: o.netns as string | undefined,
-          ifname: o.name as string,
-          mac: o.mac as string | undefined,
-          inet: o.inet as string[] | undefined,
-          inet6: o.inet6 as string[] | undefined,
-          igmpVersion: o.igmpVersion as number | undefined,
-          mldVersion: o.mldVersion as number | undefined,
-          robustness: o.robustness as number | undefined,
-          pcap: o.pcap as string | undefined,
-        });
+        code = await runHostd(opts);
       } catch (e) {
         if (e instanceof KernError && (e.code === 'EPERM' || e.code === 'EACCES')) {
           process.stderr.write(`taplab host ${name}: ${e.message}\n`);

@@ -290,3 +290,15 @@ describe('taplab shell --help', () => {
     for (const s of ['Usage: taplab shell', '--virtual-time', 'step [N]', 'expect', 'taplab -j h1 ifmcstat -v', 'Ctrl-C', 'user and network namespace', 'taplab run LAB --shell']) expect(r.stdout).toContain(s);
   });
 });
+
+describe('taplab CLI usage errors', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test/helpers/taplab_cli.ts'), ...args], { encoding: 'utf8', timeout: 30_000, cwd: root });
+  it('taplab host without --attach or --create, and taplab demo with an argument, are usage errors (64) that open nothing', () => {
+    const h = cli('host', 'o9');
+    expect(h.status).toBe(64);
+    expect(h.stderr).toBe('taplab host o9: EINVAL: taplab host needs --attach TAP (an existing TAP) or --create [TAP] (a new one)\n');
+    const d = cli('demo', 'extra');
+    expect(d.status).toBe(64);
+    expect(d.stderr).toMatch(/too many arguments for 'demo'/);
+  });
+});
