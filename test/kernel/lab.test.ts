@@ -144,8 +144,8 @@ async function waitFor(what: string, pred: () => boolean, timeoutMs: number, sta
 }
 
 /** Nothing the runner made is left (bounded wait: the kernel frees namespaces asynchronously). */
-async function expectNoLeaks(r: Runner, before: { links: string[]; names: string[] }): Promise<void> {
-  expect(r.seenNs.size, 'the runner made namespaces (a switch and a kernel host)').toBeGreaterThanOrEqual(2);
+async function expectNoLeaks(r: Runner, before: { links: string[]; names: string[] }, minNs = 2): Promise<void> {
+  expect(r.seenNs.size, 'the runner made namespaces (a switch and a kernel host)').toBeGreaterThanOrEqual(minNs);
   await waitFor(
     'the lab\'s namespaces and processes to go',
     () => {
@@ -220,7 +220,8 @@ describe.skipIf(!!skipReason)('taplab run with kernel hosts and a Linux bridge (
       const lines = r.out().split('\n').filter((l) => l.includes('force_igmp_verison'));
       expect(lines, r.out()).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: kernel host k1: sysctl net\\.ipv4\\.conf\\.all\\.force_igmp_verison=0 failed: `));
-      await expectNoLeaks(r, before);
+      // (The build fails within moments: the 100 ms sampling may see none of its namespaces.)
+      await expectNoLeaks(r, before, 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
