@@ -14,7 +14,7 @@
  *   join G --include S1,S2       MCAST_JOIN_SOURCE_GROUP per S    INCLUDE {S1,S2}
  *   join G --exclude S1,S2       MCAST_JOIN_GROUP + MCAST_BLOCK_SOURCE per S
  *   leave G                      MCAST_LEAVE_GROUP
- *   leave G --source S           MCAST_LEAVE_SOURCE_GROUP
+ *   leave G --source S           MCAST_LEAVE_SOURCE_GROUP per S
  *   block G S / unblock G S      MCAST_BLOCK_SOURCE / MCAST_UNBLOCK_SOURCE
  *
  * Errors of the socket layer (EADDRINUSE for a second join, EADDRNOTAVAIL
@@ -149,6 +149,26 @@ function hostOf(env: ToolEnv, cmd: string): Host {
 }
 
 /** The interface named by -i, or the host's only Ethernet interface. */
+/**
+ * Apply `apply` to each source as one change of interface state (one
+ * report); a failure undoes, in reverse, what this command did, so a failed
+ * command changes nothing.
+ */
+function perSource(host: Host, srcs: Addr[], apply: (s: Addr) => void, undo: (s: Addr) => void): void {
+  host.inet.atomically(() => {
+    const done: Addr[] = [];
+    try {
+      for (const s of srcs) {
+        apply(s);
+        done.push(s);
+      }
+    } catch (e) {
+      for (const s of done.reverse()) undo(s);
+      throw e;
+    }
+  });
+}
+
 function interfaceOf(host: Host, name: string | undefined): Ifnet {
   if (name !== undefined) {
     const ifp = host.ifunit(name);
@@ -308,19 +328,12 @@ export const joinTool = makeTool({
     // The socket calls of one command are one change of interface state: one report
     // (ALLOW {S1, S2}, TO_EX {S1, S2}), not one per call.
     if (v.include) {
-      // Source by source; a failure takes back what this command added.
-      host.inet.atomically(() => {
-        const added: Addr[] = [];
-        try {
-          for (const s of inc) {
-            so.setsockopt(lv, MCAST_JOIN_SOURCE_GROUP, gsr(ifp, g, s));
-            added.push(s);
-          }
-        } catch (e) {
-          for (const s of added.reverse()) so.setsockopt(lv, MCAST_LEAVE_SOURCE_GROUP, gsr(ifp, g, s));
-          throw e;
-        }
-      });
+      perSource(
+        host,
+        inc,
+        (s) => so.setsockopt(lv, MCAST_JOIN_SOURCE_GROUP, gsr(ifp, g, s)),
+        (s) => so.setsockopt(lv, MCAST_LEAVE_SOURCE_GROUP, gsr(ifp, g, s)),
+      );
       const now = so.getsourcefilter(ifp.if_index, g.addr);
       env.out(`joined ${g.text} on ${ifp.if_xname}: include {${now.sources.join(', ')}}\n`);
       return EX_OK;
@@ -358,17 +371,12 @@ export const leaveTool = makeTool({
       env.out(`left ${g.text} on ${ifp.if_xname}\n`);
       return EX_OK;
     }
-    const dropped: Addr[] = [];
-    try {
-      for (const s of srcs) {
-        so.setsockopt(lv, MCAST_LEAVE_SOURCE_GROUP, gsr(ifp, g, s));
-        dropped.push(s);
-      }
-    } catch (e) {
-      // Put back what this command dropped, so a failed leave changes nothing.
-      for (const s of dropped.reverse()) so.setsockopt(lv, MCAST_JOIN_SOURCE_GROUP, gsr(ifp, g, s));
-      throw e;
-    }
+    perSource(
+      host,
+      srcs,
+      (s) => so.setsockopt(lv, MCAST_LEAVE_SOURCE_GROUP, gsr(ifp, g, s)),
+      (s) => so.setsockopt(lv, MCAST_JOIN_SOURCE_GROUP, gsr(ifp, g, s)),
+    );
     const left = so.memberships.get(ifp, g.addr);
     if (!left) env.out(`left ${g.text} on ${ifp.if_xname} (no sources remain)\n`);
     else env.out(`${g.text} on ${ifp.if_xname}: include {${so.getsourcefilter(ifp.if_index, g.addr).sources.join(', ')}}\n`);

@@ -60,7 +60,7 @@ function lab(opts: { second?: boolean } = {}) {
 const MODE = { include: 1, exclude: 2 };
 
 describe('host commands: join, leave, block, unblock', () => {
-  it('a join with a source list is one change of interface state: one report, ALLOW {S1,S2} or TO_EX {S1,S2}', async () => {
+  it('a join or leave with a source list is one change of interface state: one report, ALLOW/BLOCK {S1,S2} or TO_EX {S1,S2}', async () => {
     const { h1, run } = lab();
     const sent: string[] = [];
     h1.igmp.observe((e) => {
@@ -68,8 +68,15 @@ describe('host commands: join, leave, block, unblock', () => {
     });
     await run('join 232.1.1.1 --include 198.51.100.7,198.51.100.8');
     await run('join 239.2.2.2 --exclude 198.51.100.9,198.51.100.10');
+    await run('join 232.1.1.1 --include 198.51.100.5');
+    await run('leave 232.1.1.1 --source 198.51.100.7,198.51.100.8');
     // Each report is repeated RV-1 times; the first of each is the whole change.
-    expect([...new Set(sent)]).toEqual(['ALLOW 232.1.1.1 {198.51.100.7,198.51.100.8}', 'TO_EX 239.2.2.2 {198.51.100.9,198.51.100.10}']);
+    expect([...new Set(sent)]).toEqual([
+      'ALLOW 232.1.1.1 {198.51.100.7,198.51.100.8}',
+      'TO_EX 239.2.2.2 {198.51.100.9,198.51.100.10}',
+      'ALLOW 232.1.1.1 {198.51.100.5}',
+      'BLOCK 232.1.1.1 {198.51.100.7,198.51.100.8}',
+    ]);
   });
 
   it('an any-source join is EXCLUDE {} in ifmcstat and the filters sysctl, and IGMPv3 reports TO_EX', async () => {
