@@ -448,7 +448,7 @@ export class ControlClient {
       });
       s.once('error', (e: NodeJS.ErrnoException) => {
         s.destroy();
-        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') reject(new ControlUnavailable('absent', `no host named ${hostName} (no control socket at ${path})`));
+        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') reject(new ControlUnavailable('absent', `no host named ${hostName} (no control socket at ${path}; taplab -j reaches taplab hosts, from taplab host NAME or a running lab)`));
         else if (e.code === 'ECONNREFUSED') reject(new ControlUnavailable('stale', `host ${hostName} is not running (stale control socket at ${path})`));
         else if (e.code === 'EACCES' || e.code === 'EPERM')
           reject(new ControlUnavailable('denied', `permission denied on the control socket of host ${hostName} at ${path} (it is mode 0600: run as the host's user)`));

@@ -280,7 +280,7 @@ describe.skipIf(!!skipReason)('taplab host driven through taplab -j (private net
           const dup = await j('join', G_ASM);
           expect(dup.code).toBe(71);
           expect(dup.err).toMatch(/^join: EADDRINUSE: .*239\.1\.1\.1 on em0: the host is already a member\n$/);
-          expect(await taplab(env, ['-j', 'h9', 'ifmcstat'])).toMatchObject({ code: 69, err: `taplab: no host named h9 (no control socket at ${join(dir, 'run', 'h9.sock')})\n` });
+          expect(await taplab(env, ['-j', 'h9', 'ifmcstat'])).toMatchObject({ code: 69, err: `taplab: no host named h9 (no control socket at ${join(dir, 'run', 'h9.sock')}; taplab -j reaches taplab hosts, from taplab host NAME or a running lab)\n` });
           const second = await taplab(env, ['host', 'h1', '--create', 'tap9', '--netns', ns.name]);
           expect(second.code).toBe(71);
           expect(second.err).toBe(`taplab host h1: EADDRINUSE: a taplab host named h1 is already running (its control socket ${sock} answers); stop it or choose another name\n`);

@@ -320,7 +320,7 @@ describe('taplab -j client', () => {
     expect(await runCli(['nohost', 'ifmcstat'])).toEqual({
       code: 69,
       out: '',
-      err: `taplab: no host named nohost (no control socket at ${controlSocketPath('nohost')})\n`,
+      err: `taplab: no host named nohost (no control socket at ${controlSocketPath('nohost')}; taplab -j reaches taplab hosts, from taplab host NAME or a running lab)\n`,
     });
     expect((await runCli(['bad/name', 'ifmcstat'])).code).toBe(64);
     await withServer('j1', async () => {
